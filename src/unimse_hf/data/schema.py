@@ -1,0 +1,113 @@
+"""The unified row schema shared by every corpus (MOSI, MOSEI, MELD, IEMOCAP).
+
+One row = one utterance. Each label field carries an ``*_origin`` flag ("gold", "pseudo" or "missing");
+readers fill only a corpus's own gold fields, the dataset builder adds pseudo-labels and the universal
+label. Frame features are optional columns added only when their per-frame dim is known.
+
+Column reference (in order):
+
+- ``id`` (string): unique within a corpus across all splits. MOSI/MOSEI ``"{video_id}$_${clip_id}"``
+  (MMSA's form), MELD ``"{split}/dia{D}_utt{U}"``, IEMOCAP the turn id (``"Ses01F_impro01_F000"``).
+- ``corpus`` (string): one of :data:`CORPORA`.
+- ``split`` (string): one of :data:`SPLITS`.
+- ``text`` (string): the utterance (MOSI/MOSEI lower-cased and whitespace-normalised, spec §1.3).
+- ``speaker`` (string): "" when the corpus has none.
+- ``dialogue_id`` (string): "" for MOSI/MOSEI.
+- ``context_before`` / ``speakers_before`` (list of string): up to :data:`CONTEXT_SIZE` previous utterances
+  of the same dialogue in order, the nearest last, and their speakers.
+- ``context_after`` / ``speakers_after`` (list of string): up to :data:`CONTEXT_SIZE` next utterances,
+  the nearest first, and their speakers.
+- ``score`` (float32, nullable): sentiment score in [-3, 3].
+- ``polarity`` (string, nullable): one of ``unimse_hf.labels.POLARITIES``.
+- ``meld_emotion`` (string, nullable): one of ``unimse_hf.labels.MELD_EMOTIONS``.
+- ``iemocap_emotion`` (string, nullable): one of ``unimse_hf.labels.IEMOCAP_EMOTIONS`` (words, not
+  abbreviations).
+- ``score_origin``, ``polarity_origin``, ``meld_emotion_origin``, ``iemocap_emotion_origin`` (string): one of
+  :data:`ORIGINS`.
+- ``universal_label`` (string, nullable): the T5 target, filled by the dataset builder.
+- ``acoustic`` (``Array2D((None, acoustic_dim), float32)``, nullable) and ``acoustic_feature_set`` (string):
+  only when ``acoustic_dim`` is given; likewise ``visual`` / ``visual_feature_set``.
+"""
+
+from __future__ import annotations
+
+from datasets import Array2D, Features, List, Value
+
+CORPORA: tuple[str, ...] = ("mosi", "mosei", "meld", "iemocap")
+SPLITS: tuple[str, ...] = ("train", "validation", "test")
+ORIGINS: tuple[str, ...] = ("gold", "pseudo", "missing")
+CONTEXT_SIZE: int = 5
+LABEL_FIELDS: tuple[str, ...] = ("score", "polarity", "meld_emotion", "iemocap_emotion")
+MODALITIES: tuple[str, ...] = ("acoustic", "visual")
+
+
+def _check_dim(name: str, dim: int | None) -> None:
+    if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int) or dim < 1):
+        raise ValueError(f"{name} must be a positive int or None, got {dim!r}")
+
+
+def unified_features(acoustic_dim: int | None = None, visual_dim: int | None = None) -> Features:
+    """The ``datasets.Features`` of the unified schema (column order as in the module docstring).
+
+    Args:
+        acoustic_dim: per-frame dim of the ``acoustic`` column; ``None`` leaves out ``acoustic`` and
+            ``acoustic_feature_set``.
+        visual_dim: same for ``visual`` / ``visual_feature_set``.
+    """
+    _check_dim("acoustic_dim", acoustic_dim)
+    _check_dim("visual_dim", visual_dim)
+    string = Value("string")
+    columns: dict = {
+        "id": string,
+        "corpus": string,
+        "split": string,
+        "text": string,
+        "speaker": string,
+        "dialogue_id": string,
+        "context_before": List(string),
+        "speakers_before": List(string),
+        "context_after": List(string),
+        "speakers_after": List(string),
+        "score": Value("float32"),
+        "polarity": string,
+        "meld_emotion": string,
+        "iemocap_emotion": string,
+    }
+    for field in LABEL_FIELDS:
+        columns[f"{field}_origin"] = string
+    columns["universal_label"] = string
+    for modality, dim in (("acoustic", acoustic_dim), ("visual", visual_dim)):
+        if dim is not None:
+            columns[modality] = Array2D(shape=(None, dim), dtype="float32")
+            columns[f"{modality}_feature_set"] = string
+    return Features(columns)
+
+
+def empty_row(corpus: str, split: str, row_id: str, text: str) -> dict:
+    """A row with every optional field empty: no context, no labels (origins "missing"), no UL.
+
+    Readers start from this and fill the fields they have. Feature columns are not included; a reader
+    that has features adds ``acoustic``/``acoustic_feature_set`` (and visual) itself.
+    """
+    if corpus not in CORPORA:
+        raise ValueError(f"corpus must be one of {CORPORA}, got {corpus!r}")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    row: dict = {
+        "id": row_id,
+        "corpus": corpus,
+        "split": split,
+        "text": text,
+        "speaker": "",
+        "dialogue_id": "",
+        "context_before": [],
+        "speakers_before": [],
+        "context_after": [],
+        "speakers_after": [],
+    }
+    for field in LABEL_FIELDS:
+        row[field] = None
+    for field in LABEL_FIELDS:
+        row[f"{field}_origin"] = "missing"
+    row["universal_label"] = None
+    return row
