@@ -6,6 +6,8 @@ The universal label is the T5 target string ``"{polarity},{score},{meld_emotion}
 from __future__ import annotations
 
 import math
+import numbers
+from dataclasses import dataclass
 
 POLARITIES: tuple[str, ...] = ("positive", "negative", "neutral")
 MELD_EMOTIONS: tuple[str, ...] = ("neutral", "joy", "surprise", "anger", "sadness", "disgust", "fear")
@@ -49,3 +51,190 @@ def normalize_polarity(sentiment: str) -> str:
     if word not in POLARITIES:
         raise ValueError(f"sentiment must be one of {POLARITIES} (any case), got {sentiment!r}")
     return word
+
+
+# --------------------------------------------------------------------------------------------------
+# Universal label (UL): format and parse
+# --------------------------------------------------------------------------------------------------
+
+#: Emotion fallback of :func:`parse_universal_label` when a field matches nothing (spec §8-7).
+FALLBACK_EMOTION = "neutral"
+#: Polarity fallback when the polarity field is unusable and the score is unusable too.
+FALLBACK_POLARITY = "neutral"
+#: Score fallback for a missing or non-numeric score field (official behaviour, spec §6.1-5).
+FALLBACK_SCORE = 0.0
+
+# Known spellings a generation (or a corpus file) may use for an emotion word, beyond the
+# IEMOCAP abbreviations.  Only applied when the target is in the field's label set.
+EMOTION_ALIASES: dict[str, str] = {
+    **IEMOCAP_ABBREVIATIONS,
+    "happy": "joy",
+    "happiness": "joy",
+    "sad": "sadness",
+    "angry": "anger",
+    "frust": "frustrated",
+    "frustration": "frustrated",
+    "excitement": "excited",
+    "sur": "surprise",
+    "surprised": "surprise",
+    "dis": "disgust",
+    "disgusted": "disgust",
+    "fea": "fear",
+    "fearful": "fear",
+}
+
+
+@dataclass(frozen=True)
+class UniversalLabel:
+    """A parsed universal label.
+
+    Each ``*_valid`` flag says whether that field was recognised as written (any case, surrounding
+    spaces ignored; emotion abbreviations/aliases such as ``hap`` or ``happy`` count as recognised).
+    A ``False`` flag means the value is a fallback: a substring guess or ``neutral`` for emotions,
+    ``0.0`` for the score, and the score's sign (else ``neutral``) for the polarity.
+    ``num_fields`` is the number of comma-separated fields found (4 for a well-formed label).
+    """
+
+    polarity: str
+    score: float
+    meld_emotion: str
+    iemocap_emotion: str
+    polarity_valid: bool = True
+    score_valid: bool = True
+    meld_emotion_valid: bool = True
+    iemocap_emotion_valid: bool = True
+    num_fields: int = 4
+
+    @property
+    def is_well_formed(self) -> bool:
+        """Exactly four fields, each recognised."""
+        return self.num_fields == 4 and all(
+            (self.polarity_valid, self.score_valid, self.meld_emotion_valid, self.iemocap_emotion_valid)
+        )
+
+
+def _check_choice(
+    name: str, value: object, choices: tuple[str, ...], extra: dict[str, str] | None = None
+) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, one of {choices}, got {type(value).__name__} {value!r}")
+    if value in choices:
+        return value
+    if extra is not None and value in extra:
+        return extra[value]
+    allowed = choices if extra is None else choices + tuple(extra)
+    raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+
+
+def format_score(score: float, precision: int | None = 1) -> str:
+    """Write a score for the UL: ``precision`` decimals (``-0.0`` written ``0.0``), or, with
+    ``precision=None``, Python's shortest ``repr`` of the float (the official unrounded style)."""
+    if isinstance(score, bool) or not isinstance(score, numbers.Real) or not math.isfinite(score):
+        raise ValueError(f"score must be a finite real number, got {score!r}")
+    if precision is None:
+        return str(float(score))
+    if isinstance(precision, bool) or not isinstance(precision, int) or precision < 0:
+        raise ValueError(f"precision must be a non-negative int or None, got {precision!r}")
+    text = f"{float(score):.{precision}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0.0 else text
+
+
+def format_universal_label(
+    polarity: str,
+    score: float,
+    meld_emotion: str,
+    iemocap_emotion: str,
+    *,
+    precision: int | None = 1,
+) -> str:
+    """Build the UL target ``"{polarity},{score},{meld_emotion},{iemocap_emotion}"`` (spec §2.1).
+
+    Args:
+        polarity: one of :data:`POLARITIES`.
+        score: sentiment score (finite); written with ``precision`` decimals (see :func:`format_score`).
+        meld_emotion: one of :data:`MELD_EMOTIONS`.
+        iemocap_emotion: one of :data:`IEMOCAP_EMOTIONS` or an abbreviation of
+            :data:`IEMOCAP_ABBREVIATIONS` (written as the word, as the official ``label_mapping``).
+        precision: decimals of the score; ``None`` keeps the full float (official targets).
+
+    Raises:
+        ValueError / TypeError naming the offending argument.
+    """
+    polarity = _check_choice("polarity", polarity, POLARITIES)
+    meld_emotion = _check_choice("meld_emotion", meld_emotion, MELD_EMOTIONS)
+    iemocap_emotion = _check_choice(
+        "iemocap_emotion", iemocap_emotion, IEMOCAP_EMOTIONS, IEMOCAP_ABBREVIATIONS
+    )
+    return f"{polarity},{format_score(score, precision)},{meld_emotion},{iemocap_emotion}"
+
+
+def parse_score(text: str) -> float | None:
+    """A finite float from ``text`` (spaces ignored), or ``None`` when it is not one."""
+    try:
+        value = float(text.strip())
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def match_label(text: str, labels: tuple[str, ...]) -> tuple[str, bool]:
+    """Map a generated field to a label of ``labels``: ``(label, recognised)``.
+
+    Order (spec §8-7): exact word (any case, spaces stripped) or known alias/abbreviation
+    (:data:`EMOTION_ALIASES`) -> recognised; else the single label that the field is a prefix of
+    or that the field contains (``"sa"`` -> ``sadness``, ``"joyful"`` -> ``joy``) -> not
+    recognised; else :data:`FALLBACK_EMOTION` (or ``labels[0]`` when ``neutral`` is not a label)
+    -> not recognised.
+    """
+    word = text.strip().lower()
+    if word in labels:
+        return word, True
+    alias = EMOTION_ALIASES.get(word)
+    if alias in labels:
+        return alias, True
+    if word:
+        candidates = [label for label in labels if label.startswith(word) or label in word]
+        if len(candidates) == 1:
+            return candidates[0], False
+    return (FALLBACK_EMOTION if FALLBACK_EMOTION in labels else labels[0]), False
+
+
+def parse_universal_label(text: object) -> UniversalLabel:
+    """Parse a generated (or official) UL string.  Never raises.
+
+    Fields are split on ``,`` and stripped.  Field 0 is the polarity, 1 the score, 2 the MELD emotion,
+    3 the IEMOCAP emotion; missing fields get fallbacks and extra fields are ignored (both show in
+    ``num_fields``).  A text that is a single number (the official MSA dev/test label style) is read as
+    the score.  Non-string input (``None``, a float) is converted with ``str`` first (``None`` -> ``""``).
+    See :class:`UniversalLabel` for the fallbacks and validity flags.
+    """
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    fields = [field.strip() for field in text.split(",")]
+    num_fields = len(fields) if text.strip() else 0
+    if num_fields == 1 and parse_score(fields[0]) is not None:
+        fields = ["", fields[0]]
+    fields += [""] * (4 - len(fields))
+
+    score = parse_score(fields[1])
+    score_valid = score is not None
+    score = score if score is not None else FALLBACK_SCORE
+
+    polarity_word = fields[0].lower()
+    polarity_valid = polarity_word in POLARITIES
+    if not polarity_valid:
+        polarity_word = polarity_from_score(score) if score_valid else FALLBACK_POLARITY
+
+    meld, meld_valid = match_label(fields[2], MELD_EMOTIONS)
+    iemocap, iemocap_valid = match_label(fields[3], IEMOCAP_EMOTIONS)
+    return UniversalLabel(
+        polarity=polarity_word,
+        score=score,
+        meld_emotion=meld,
+        iemocap_emotion=iemocap,
+        polarity_valid=polarity_valid,
+        score_valid=score_valid,
+        meld_emotion_valid=meld_valid,
+        iemocap_emotion_valid=iemocap_valid,
+        num_fields=num_fields,
+    )
