@@ -127,7 +127,7 @@ class UniMSEFusion(nn.Module):
         self.out_project = nn.Linear(fused_size, config.d_model)
 
     def forward(self, hidden_states: torch.Tensor, modality_embeds: torch.Tensor) -> torch.Tensor:
-        """`hidden_states` `(batch, length, d_model)`, `modality_embeds` `(batch, 2 * m)` -> `(batch, length, d_model)`."""
+        """`hidden_states` `(batch, length, d_model)`, `modality_embeds` `(batch, 2 * m)` -> `(batch, length, d)`."""
         batch, length, _ = hidden_states.shape
         modality = modality_embeds.to(hidden_states.dtype).unsqueeze(1).expand(batch, length, -1)
         fused = torch.cat([hidden_states, modality], dim=-1)
@@ -144,8 +144,8 @@ class UniMSEFusionBlock(T5Block):
     def forward(self, hidden_states, *args, modality_embeds: torch.Tensor | None = None, **kwargs):
         hidden_states, self_attention_bias, cross_attention_bias = super().forward(hidden_states, *args, **kwargs)
         if modality_embeds is None:  # e.g. a decoder called without encoder modality vectors: text-only
-            modality_embeds = hidden_states.new_zeros(hidden_states.shape[0], self.fusion.out_project.in_features
-                                                      - hidden_states.shape[-1])
+            modality_size = self.fusion.out_project.in_features - hidden_states.shape[-1]
+            modality_embeds = hidden_states.new_zeros(hidden_states.shape[0], modality_size)
         return self.fusion(hidden_states, modality_embeds), self_attention_bias, cross_attention_bias
 
 
