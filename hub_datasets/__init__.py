@@ -1,1 +1,16 @@
-"""Readers that turn the public UniMSE corpora (MOSI, MOSEI, MELD, IEMOCAP) into rows of the unified schema."""
+"""Readers that turn the public UniMSE corpora (MOSI, MOSEI, MELD, IEMOCAP) into rows of the unified schema.
+
+Every reader has the same entry point, ``read_<corpus>(source, features=None, feature_format=None, **options)
+-> (rows, report)``: ``rows`` is a list of dicts of ``unimse_hf.data.schema.unified_features`` and ``report``
+a :class:`ReadReport` counting every dropped or specially handled row. See ``hub_datasets/README.md``.
+"""
+
+from .meld import read_meld
+from .mosei import read_mosei
+from .mosi import read_mosi
+from .report import ReadReport
+
+#: corpus name -> reader entry point
+READERS = {"mosi": read_mosi, "mosei": read_mosei, "meld": read_meld}
+
+__all__ = ["READERS", "ReadReport", "read_meld", "read_mosei", "read_mosi"]
