@@ -15,7 +15,7 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 TINY_T5 = dict(
     vocab_size=120, d_model=32, d_kv=8, d_ff=64, num_layers=3, num_decoder_layers=3, num_heads=4,
-    relative_attention_num_buckets=8, dropout_rate=0.0,
+    relative_attention_num_buckets=8, dropout_rate=0.0, decoder_start_token_id=0,
 )
 
 

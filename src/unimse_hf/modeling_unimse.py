@@ -163,6 +163,17 @@ class UniMSEPreTrainedModel(T5PreTrainedModel):
         T5Attention, as initialised without running ``_init_weights``) must not apply."""
         return False
 
+    def activation_checkpointing_enable(self, activation_checkpointing_kwargs=None, every_n_layers=1, offload=False):
+        """Checkpoint the blocks' activations; ``use_reentrant`` must stay ``False`` (the default), because the fused
+        modality vectors reach the blocks as keyword arguments, which reentrant checkpointing cannot differentiate."""
+        if (activation_checkpointing_kwargs or {}).get("use_reentrant", False):
+            raise ValueError(
+                "activation_checkpointing_kwargs['use_reentrant'] must be False for UniMSE, got True: the acoustic and "
+                "visual vectors reach the fusion blocks as keyword arguments, which reentrant checkpointing cannot "
+                "differentiate"
+            )
+        super().activation_checkpointing_enable(activation_checkpointing_kwargs, every_n_layers, offload)
+
     @torch.no_grad()
     def _init_weights(self, module):
         super()._init_weights(module)
