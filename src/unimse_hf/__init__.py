@@ -21,10 +21,23 @@ AutoModelForSeq2SeqLM.register(UniMSEConfig, UniMSEForConditionalGeneration, exi
 UniMSEConfig.register_for_auto_class()
 UniMSEForConditionalGeneration.register_for_auto_class("AutoModelForSeq2SeqLM")
 
+# --- processor, data collator (issue 3): AutoProcessor for folders whose processor_class is UniMSEProcessor or
+# whose config is a UniMSEConfig; the auto_map + processing files are written on save for remote-code loading
+from transformers import AutoProcessor  # noqa: E402
+
+from .data_collator import UniMSEDataCollator  # noqa: E402
+from .processing_unimse import UniMSEProcessor  # noqa: E402
+
+AutoProcessor.register(UniMSEConfig, UniMSEProcessor, exist_ok=True)
+UniMSEProcessor.register_for_auto_class()
+# --- end processor block
+
 __all__ = [
     "UniMSEConfig",
+    "UniMSEDataCollator",
     "UniMSEEncoderOutput",
     "UniMSEForConditionalGeneration",
+    "UniMSEProcessor",
     "UniMSESeq2SeqLMOutput",
     "convert_official_state_dict",
 ]

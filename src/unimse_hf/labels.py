@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 POLARITIES: tuple[str, ...] = ("positive", "negative", "neutral")
 MELD_EMOTIONS: tuple[str, ...] = ("neutral", "joy", "surprise", "anger", "sadness", "disgust", "fear")
@@ -238,3 +241,67 @@ def parse_universal_label(text: object) -> UniversalLabel:
         iemocap_emotion_valid=iemocap_valid,
         num_fields=num_fields,
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Corpora and the gold references scored for each (spec §6.4)
+# --------------------------------------------------------------------------------------------------
+
+CORPORA: tuple[str, ...] = ("mosi", "mosei", "meld", "iemocap")
+#: The UL field scored for each corpus: MSA on the score, MELD / IEMOCAP on their own emotion field.
+CORPUS_FIELDS: dict[str, str] = {
+    "mosi": "score",
+    "mosei": "score",
+    "meld": "meld_emotion",
+    "iemocap": "iemocap_emotion",
+}
+#: Keys of :func:`reference_arrays` (and of the collator's metadata tensors).
+REFERENCE_KEYS: tuple[str, ...] = ("corpus_id", "gold_score", "gold_meld_emotion", "gold_iemocap_emotion")
+
+
+def _gold_value(row: Mapping[str, object], field: str) -> object:
+    """``row[field]`` when set and gold (``{field}_origin`` is ``"gold"`` or absent), else ``None``."""
+    value = row.get(field)
+    return value if value is not None and row.get(f"{field}_origin", "gold") == "gold" else None
+
+
+def reference_arrays(rows: Sequence[Mapping[str, object]]) -> dict[str, np.ndarray]:
+    """Encode the corpus and the gold fields of unified-dataset rows as numbers (for tensors and metrics).
+
+    A field counts as gold when its value is set and its ``{field}_origin`` column is ``"gold"`` or absent
+    (pseudo-labels are never used as references).
+
+    Returns:
+        ``corpus_id`` int64 ``(n,)`` index into :data:`CORPORA` (-1 when ``corpus`` is absent or None);
+        ``gold_score`` float64 ``(n,)`` (NaN when missing); ``gold_meld_emotion`` / ``gold_iemocap_emotion``
+        int64 ``(n,)`` indices into :data:`MELD_EMOTIONS` / :data:`IEMOCAP_EMOTIONS` (-1 when missing).
+
+    Raises:
+        ValueError naming the row and column of an unknown corpus or emotion, or a non-numeric score.
+    """
+    n = len(rows)
+    out = {
+        "corpus_id": np.full(n, -1, dtype=np.int64),
+        "gold_score": np.full(n, np.nan, dtype=np.float64),
+        "gold_meld_emotion": np.full(n, -1, dtype=np.int64),
+        "gold_iemocap_emotion": np.full(n, -1, dtype=np.int64),
+    }
+    for i, row in enumerate(rows):
+        corpus = row.get("corpus")
+        if corpus is not None:
+            if corpus not in CORPORA:
+                raise ValueError(f"rows[{i}]['corpus'] must be one of {CORPORA}, got {corpus!r}")
+            out["corpus_id"][i] = CORPORA.index(corpus)
+        score = _gold_value(row, "score")
+        if score is not None:
+            if isinstance(score, bool) or not isinstance(score, numbers.Real) or not math.isfinite(score):
+                raise ValueError(f"rows[{i}]['score'] must be a finite number or None, got {score!r}")
+            out["gold_score"][i] = float(score)
+        for field, key, choices, extra in (
+            ("meld_emotion", "gold_meld_emotion", MELD_EMOTIONS, None),
+            ("iemocap_emotion", "gold_iemocap_emotion", IEMOCAP_EMOTIONS, IEMOCAP_ABBREVIATIONS),
+        ):
+            value = _gold_value(row, field)
+            if value is not None:
+                out[key][i] = choices.index(_check_choice(f"rows[{i}][{field!r}]", value, choices, extra))
+    return out
