@@ -1,0 +1,236 @@
+"""Build a config of the unified dataset end to end: read, filter, pseudo-label, mix, write, push.
+
+Used by ``unimse-hf build-dataset``. A config is a single corpus (``mosi``, ``mosei``, ``meld``,
+``iemocap``) or a mixture (``mos``, ``moseld``, ``moseldmp``; :data:`~.mixtures.MIXTURES`).
+
+- A single corpus needs no model and no network: its own gold fields only, the others ``None`` with
+  origin ``"missing"`` and no universal label — unless ``pseudo_labels`` is given.
+- ``pseudo_labels="official"`` fills the missing fields from the official v4 CSVs
+  (:mod:`.official_labels`); any other value is an encoder path or Hub id used by
+  :func:`~.pseudo_labels.assign_pseudo_labels` (donors = the training rows of every corpus read).
+- Sources of corpora that are not members of the config only serve as pseudo-label donors (e.g. build
+  ``mos`` with MELD and IEMOCAP as donors of the emotion fields).
+- A mixture needs ``pseudo_labels``: its training rows must carry universal labels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from datasets import Dataset, DatasetDict
+from huggingface_hub import HfApi
+from tqdm.auto import tqdm
+
+from .. import __version__
+from .hub_folder import write_config
+from .mixtures import MIXTURES, build_mixture, filter_evaluated_labels
+from .official_labels import apply_official_labels, official_label_files
+from .pseudo_labels import EmbedFn, assign_pseudo_labels
+from .publish import push_hub_folder
+from .report import BuildReport
+from .schema import CORPORA, MODALITIES, SPLITS, unified_features
+from .universal_labels import write_universal_labels
+
+#: config name -> member corpora
+CONFIGS: dict[str, tuple[str, ...]] = {**{corpus: (corpus,) for corpus in CORPORA}, **MIXTURES}
+OFFICIAL = "official"
+
+
+@dataclass
+class BuildResult:
+    """What :func:`build_dataset` built: the splits, the report, the build info, the folder and the push URL."""
+
+    config: str
+    dataset: DatasetDict
+    report: BuildReport
+    info: dict
+    folder: Path
+    url: str | None = None
+
+
+def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
+    """Hex sha256 of the file ``path``."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(chunk_size), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def rows_to_dataset_dict(rows: list[dict]) -> DatasetDict:
+    """Unified-schema rows -> ``DatasetDict`` with the splits present in :data:`SPLITS` order.
+
+    Feature dims are taken from the first row holding an array of each modality.
+    """
+    dims: dict[str, int | None] = {}
+    for modality in MODALITIES:
+        first = next((row[modality] for row in rows if row.get(modality) is not None), None)
+        dims[modality] = None if first is None else len(first[0])
+    features = unified_features(acoustic_dim=dims["acoustic"], visual_dim=dims["visual"])
+    by_split: dict[str, list[dict]] = {}
+    for row in rows:
+        by_split.setdefault(row["split"], []).append(row)
+    unknown = sorted(set(by_split) - set(SPLITS))
+    if unknown:
+        raise ValueError(f"rows must have split in {SPLITS}, got {unknown}")
+    return DatasetDict(
+        {split: Dataset.from_list(by_split[split], features=features) for split in SPLITS if split in by_split}
+    )
+
+
+def _read(
+    corpus: str, source: str | Path, features: str | Path | None, report: BuildReport
+) -> tuple[DatasetDict, dict[str, str], dict[str, str]]:
+    """Read one corpus with its ``hub_datasets`` reader; returns the splits, source sha256s and feature sets."""
+    from hub_datasets import READERS
+
+    if corpus not in READERS:
+        raise ValueError(f"no reader for corpus {corpus!r} yet; readers exist for {sorted(READERS)}")
+    rows, read_report = READERS[corpus](source, features=features)
+    report.update(BuildReport.from_records(read_report.to_records()))
+    files = sorted({Path(p) for p in read_report.sources.values() if Path(p).is_file()})
+    hashes = {_source_name(p, source): sha256_file(p) for p in tqdm(files, desc=f"sha256 {corpus} sources")}
+    return rows_to_dataset_dict(rows), hashes, dict(read_report.feature_sets)
+
+
+def _source_name(path: Path, source: str | Path) -> str:
+    """``path`` relative to the source folder (the card must not expose local absolute paths)."""
+    root = Path(source)
+    root = root.parent if root.is_file() else root
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.name
+
+
+def _features_info(dataset: DatasetDict, feature_sets: Mapping[str, Mapping[str, str]]) -> dict:
+    features = next(iter(dataset.values())).features
+    info = {}
+    for modality in MODALITIES:
+        if modality in features:
+            info[modality] = {
+                "dim": features[modality].shape[1],
+                "feature_sets": {c: s[modality] for c, s in feature_sets.items() if modality in s},
+            }
+    return info
+
+
+def build_dataset(
+    config: str,
+    sources: Mapping[str, str | Path],
+    out_dir: str | Path,
+    *,
+    features: Mapping[str, str | Path] | None = None,
+    pseudo_labels: str | None = None,
+    embedder: EmbedFn | None = None,
+    pooling: str = "auto",
+    batch_size: int = 64,
+    max_length: int = 128,
+    device: str | None = None,
+    seed: int = 0,
+    score_precision: int | None = 1,
+    max_rows_per_shard: int = 20_000,
+    push_to_hub: str | None = None,
+    private: bool = True,
+    api: HfApi | None = None,
+    show_progress: bool = True,
+) -> BuildResult:
+    """Build config ``config`` into the Hub folder ``out_dir`` (and push it if ``push_to_hub`` names a repo).
+
+    Args:
+        config: a key of :data:`CONFIGS`.
+        sources: corpus -> source path given to its reader; must cover every member of the config. Other
+            corpora serve only as pseudo-label donors (they need a model as ``pseudo_labels``).
+        out_dir: the Hub folder to write into (other configs already there are kept).
+        features: corpus -> frame-feature path given to its reader.
+        pseudo_labels: ``None`` (no pseudo-labels), ``"official"`` (v4 CSVs) or an encoder path / Hub id.
+        embedder: a ready ``texts -> embeddings`` callable used instead of loading ``pseudo_labels``
+            (``pseudo_labels`` then only names it in the build info).
+        pooling, batch_size, max_length, device: :class:`~.embeddings.TextEmbedder` options.
+        seed: seed of the mixture's training-set shuffle.
+        score_precision: decimals of the score in the universal label (``None``: full float).
+        max_rows_per_shard: rows per parquet shard.
+        push_to_hub: dataset repo id to upload the folder to (private unless ``private=False``).
+        private: create the repo private.
+        api: ``HfApi`` used for the upload (tests pass a mock).
+        show_progress: show progress bars.
+    """
+    if config not in CONFIGS:
+        raise ValueError(f"config must be one of {sorted(CONFIGS)}, got {config!r}")
+    members = CONFIGS[config]
+    absent = [c for c in members if c not in sources]
+    if absent:
+        raise ValueError(f"config {config!r} needs a source for {list(members)}; sources lacks {absent}")
+    unknown = sorted(set(sources) - set(CORPORA))
+    if unknown:
+        raise ValueError(f"sources keys must be among {CORPORA}, got {unknown}")
+    donors_only = [c for c in CORPORA if c in sources and c not in members]
+    if donors_only and pseudo_labels in (None, OFFICIAL):
+        raise ValueError(
+            f"sources for {donors_only} (not members of {config!r}) only serve as pseudo-label donors, so "
+            f"pseudo_labels must name an encoder model, got {pseudo_labels!r}"
+        )
+    if len(members) > 1 and pseudo_labels is None:
+        raise ValueError(
+            f"mixture {config!r} needs pseudo_labels (an encoder model or 'official') so that its training rows "
+            "carry universal labels, got None"
+        )
+    features = dict(features or {})
+    report = BuildReport()
+    corpora: dict[str, DatasetDict] = {}
+    hashes: dict[str, dict[str, str]] = {}
+    feature_sets: dict[str, dict[str, str]] = {}
+    for corpus in (c for c in CORPORA if c in sources):
+        splits, hashes[corpus], feature_sets[corpus] = _read(corpus, sources[corpus], features.get(corpus), report)
+        corpora[corpus] = filter_evaluated_labels(corpus, splits, report)
+
+    pseudo_info: dict = {"method": "none"}
+    if pseudo_labels == OFFICIAL:
+        corpora = apply_official_labels({c: corpora[c] for c in members}, sources, report)
+        for corpus in (c for c in members if c in ("mosi", "mosei", "meld")):
+            for path in official_label_files(corpus, sources[corpus]):
+                hashes[corpus][_source_name(path, sources[corpus])] = sha256_file(path)
+        pseudo_info = {"method": "official", "files": "UniMSE PR #19 v4 universal-label CSVs"}
+    elif pseudo_labels is not None:
+        if embedder is None:
+            from .embeddings import TextEmbedder
+
+            embedder = TextEmbedder(pseudo_labels, pooling=pooling, batch_size=batch_size, max_length=max_length,
+                                    device=device, show_progress=show_progress)
+        corpora, stats = assign_pseudo_labels(corpora, embedder, fill=members, report=report)
+        pseudo_info = {
+            "method": "nearest_neighbour",
+            "model": str(pseudo_labels),
+            "pooling": getattr(embedder, "pooling", None),
+            "donor_corpora": [c for c in CORPORA if c in corpora],
+            "rule": "top-1 cosine neighbour of the same polarity among training rows only; pools restricted to "
+                    "MELD's 7 / IEMOCAP's 6 classes; neutral rows get score 0.0, neutral, neutral",
+            "stats": stats.to_dict(),
+        }
+    if pseudo_labels is not None:
+        for corpus in members:
+            corpora[corpus] = DatasetDict({
+                split: write_universal_labels(ds, precision=score_precision, report=report)
+                for split, ds in corpora[corpus].items()
+            })
+    dataset = corpora[config] if len(members) == 1 else build_mixture(config, corpora, seed=seed, report=report)
+
+    info = {
+        "corpora": list(members),
+        "donor_corpora": donors_only,
+        "pseudo_labels": pseudo_info,
+        "universal_label": "not written (no pseudo-labels)" if pseudo_labels is None
+        else f"score precision {score_precision if score_precision is not None else 'full'}",
+        "seed": seed if len(members) > 1 else None,
+        "features": _features_info(dataset, feature_sets),
+        "sources": hashes,
+        "report": report.to_records(),
+        "unimse_hf_version": __version__,
+    }
+    folder = Path(out_dir)
+    write_config(folder, config, dataset, info, max_rows_per_shard=max_rows_per_shard)
+    url = push_hub_folder(folder, push_to_hub, private=private, api=api) if push_to_hub else None
+    return BuildResult(config, dataset, report, info, folder, url)

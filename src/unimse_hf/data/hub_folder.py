@@ -1,0 +1,225 @@
+"""A Hub-ready dataset folder: parquet shards per config and split, ``build_info/<config>.json`` and a card.
+
+Layout (``datasets`` 4+/5 loads it with no loading script, ``HF_NOTES.md`` C.9)::
+
+    <folder>/README.md                               dataset card; its YAML ``configs:`` lists every config
+    <folder>/<config>/<split>-00000-of-00001.parquet one or more shards per split
+    <folder>/build_info/<config>.json                how the config was built (sources + sha256, report, ...)
+
+Several builds can write into one folder (e.g. ``meld``, ``mosi`` and ``moseld``); each write replaces its
+own config and regenerates the card from every ``build_info/*.json`` present.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+from datasets import DatasetDict
+from huggingface_hub import DatasetCard, DatasetCardData
+
+from .report import BuildReport
+
+BUILD_INFO_DIR = "build_info"
+
+#: corpus -> (Hub licence id, licence text for the card)
+SOURCE_LICENSES: dict[str, tuple[str, str]] = {
+    "mosi": ("other", "CMU-MOSI is distributed by CMU for research with no explicit licence: research use only, "
+                      "cite Zadeh et al. (2016)."),
+    "mosei": ("other", "CMU-MOSEI is distributed by CMU for research with no explicit licence: research use "
+                       "only, cite Zadeh et al. (2018)."),
+    "meld": ("gpl-3.0", "MELD is released under GPL-3.0 (declare-lab/MELD); derived from Friends transcripts via "
+                        "EmotionLines. Cite Poria et al. (2019) and Chen et al. (2018)."),
+    "iemocap": ("other", "IEMOCAP is licensed by USC SAIL under a release form that forbids redistribution: "
+                         "publish only to private or gated repositories whose users hold an IEMOCAP licence. "
+                         "Cite Busso et al. (2008)."),
+}
+OFFICIAL_LABELS_NOTE = (
+    "Official v4 universal labels come from LeMei/UniMSE pull request #19 (commit cae0438), which has no "
+    "licence: research use only, cite Hu et al. (2022)."
+)
+CITATIONS: dict[str, str] = {
+    "unimse": """@inproceedings{hu2022unimse,
+  title = {{UniMSE}: Towards Unified Multimodal Sentiment Analysis and Emotion Recognition},
+  author = {Hu, Guimin and Lin, Ting-En and Zhao, Yi and Lu, Guangming and Wu, Yuchuan and Li, Yongbin},
+  booktitle = {Proceedings of the 2022 Conference on Empirical Methods in Natural Language Processing},
+  pages = {7837--7851},
+  year = {2022}
+}""",
+    "mosi": """@article{zadeh2016mosi,
+  title = {Multimodal Sentiment Intensity Analysis in Videos: Facial Gestures and Verbal Messages},
+  author = {Zadeh, Amir and Zellers, Rowan and Pincus, Eli and Morency, Louis-Philippe},
+  journal = {IEEE Intelligent Systems},
+  volume = {31}, number = {6}, pages = {82--88},
+  year = {2016}
+}""",
+    "mosei": """@inproceedings{zadeh2018mosei,
+  title = {Multimodal Language Analysis in the Wild: {CMU-MOSEI} Dataset and Interpretable Dynamic Fusion Graph},
+  author = {Bagher Zadeh, AmirAli and Liang, Paul Pu and Poria, Soujanya and Cambria, Erik and Morency, Louis-Philippe},
+  booktitle = {Proceedings of the 56th Annual Meeting of the Association for Computational Linguistics},
+  pages = {2236--2246},
+  year = {2018}
+}""",
+    "meld": """@inproceedings{poria2019meld,
+  title = {{MELD}: A Multimodal Multi-Party Dataset for Emotion Recognition in Conversations},
+  author = {Poria, Soujanya and Hazarika, Devamanyu and Majumder, Navonil and Naik, Gautam and Cambria, Erik
+            and Mihalcea, Rada},
+  booktitle = {Proceedings of the 57th Annual Meeting of the Association for Computational Linguistics},
+  pages = {527--536},
+  year = {2019}
+}
+@article{chen2018emotionlines,
+  title = {{EmotionLines}: An Emotion Corpus of Multi-Party Conversations},
+  author = {Chen, Sheng-Yeh and Hsu, Chao-Chun and Kuo, Chuan-Chun and Huang, Ting-Hao and Ku, Lun-Wei},
+  journal = {arXiv preprint arXiv:1802.08379},
+  year = {2018}
+}""",
+    "iemocap": """@article{busso2008iemocap,
+  title = {{IEMOCAP}: Interactive Emotional Dyadic Motion Capture Database},
+  author = {Busso, Carlos and Bulut, Murtaza and Lee, Chi-Chun and Kazemzadeh, Abe and Mower, Emily and Kim, Samuel
+            and Chang, Jeannette N. and Lee, Sungbok and Narayanan, Shrikanth S.},
+  journal = {Language Resources and Evaluation},
+  volume = {42}, number = {4}, pages = {335--359},
+  year = {2008}
+}""",
+}
+
+
+def write_config(
+    folder: str | Path,
+    config_name: str,
+    dataset: DatasetDict,
+    build_info: Mapping,
+    *,
+    max_rows_per_shard: int = 20_000,
+    default_config: str | None = None,
+) -> DatasetCard:
+    """Write ``dataset`` as config ``config_name`` of the Hub folder ``folder`` and regenerate the card.
+
+    Args:
+        folder: the Hub folder (created if needed).
+        config_name: config name (also the sub-folder of its parquet shards).
+        dataset: the splits to write.
+        build_info: JSON-ready description of the build; must hold ``corpora`` (list of corpus names).
+            ``rows`` (split -> count) is added here. Stored as ``build_info/<config>.json``.
+        max_rows_per_shard: rows per parquet shard (a split of n rows gets ``ceil(n / max)`` shards).
+        default_config: config marked ``default: true`` in the card (default: the first in sorted order).
+
+    Returns:
+        The regenerated :class:`~huggingface_hub.DatasetCard` (also saved as ``README.md``).
+    """
+    if max_rows_per_shard < 1:
+        raise ValueError(f"max_rows_per_shard must be >= 1, got {max_rows_per_shard}")
+    if "corpora" not in build_info:
+        raise ValueError(f"build_info must hold 'corpora', got keys {sorted(build_info)}")
+    folder = Path(folder)
+    config_dir = folder / config_name
+    config_dir.mkdir(parents=True, exist_ok=True)
+    for old in config_dir.glob("*.parquet"):
+        old.unlink()
+    for split, ds in dataset.items():
+        num_shards = max(1, math.ceil(len(ds) / max_rows_per_shard))
+        for index in range(num_shards):
+            shard = ds.shard(num_shards=num_shards, index=index, contiguous=True)
+            shard.to_parquet(str(config_dir / f"{split}-{index:05d}-of-{num_shards:05d}.parquet"))
+    info = {**build_info, "config": config_name, "splits": list(dataset),
+            "rows": {split: len(ds) for split, ds in dataset.items()}}
+    info_dir = folder / BUILD_INFO_DIR
+    info_dir.mkdir(exist_ok=True)
+    (info_dir / f"{config_name}.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+    card = build_card(read_build_infos(folder), default_config=default_config)
+    card.save(folder / "README.md")
+    return card
+
+
+def read_build_infos(folder: str | Path) -> dict[str, dict]:
+    """config name -> build info of every config of the Hub folder ``folder`` (sorted by name)."""
+    info_dir = Path(folder) / BUILD_INFO_DIR
+    infos = {path.stem: json.loads(path.read_text()) for path in sorted(info_dir.glob("*.json"))}
+    if not infos:
+        raise FileNotFoundError(f"folder {str(folder)!r} holds no {BUILD_INFO_DIR}/*.json: not a Hub folder")
+    return infos
+
+
+def folder_corpora(folder: str | Path) -> set[str]:
+    """Every corpus contained in any config of the Hub folder ``folder``."""
+    return {corpus for info in read_build_infos(folder).values() for corpus in info["corpora"]}
+
+
+def _configs_yaml(infos: Mapping[str, dict], default_config: str) -> list[dict]:
+    configs = []
+    for name, info in infos.items():
+        entry: dict = {
+            "config_name": name,
+            "data_files": [{"split": split, "path": f"{name}/{split}-*"} for split in info["splits"]],
+        }
+        if name == default_config:
+            entry["default"] = True
+        configs.append(entry)
+    return configs
+
+
+def _card_body(infos: Mapping[str, dict]) -> str:
+    corpora = sorted({c for info in infos.values() for c in info["corpora"]})
+    lines = [
+        "# UniMSE unified corpora",
+        "",
+        "MOSI, MOSEI, MELD and IEMOCAP rows in one schema, with the universal labels of UniMSE (Hu et al., "
+        "EMNLP 2022): `\"{polarity},{score},{meld_emotion},{iemocap_emotion}\"`. Built with "
+        "`unimse-hf build-dataset`; load a config with `datasets.load_dataset(<repo or folder>, <config>)`.",
+        "",
+        "Each label field has an `*_origin` column: `gold` (the corpus's own annotation), `pseudo` (filled by "
+        "pseudo-labelling or the official v4 labels) or `missing`. Only gold fields are meant for evaluation.",
+        "",
+        "## Configs",
+        "",
+        "| config | corpora | rows per split |",
+        "|---|---|---|",
+    ]
+    for name, info in infos.items():
+        rows = ", ".join(f"{split} {info['rows'][split]:,}" for split in info["splits"])
+        lines.append(f"| `{name}` | {', '.join(info['corpora'])} | {rows} |")
+    lines += ["", "## Licences", ""]
+    lines += [f"- **{c}**: {SOURCE_LICENSES[c][1]}" for c in corpora]
+    if any(info.get("pseudo_labels", {}).get("method") == "official" for info in infos.values()):
+        lines.append(f"- {OFFICIAL_LABELS_NOTE}")
+    for name, info in infos.items():
+        lines += ["", f"## Config `{name}`", "", "### Pseudo-labels", ""]
+        lines.append(f"```json\n{json.dumps(info.get('pseudo_labels', {}), indent=2, sort_keys=True)}\n```")
+        lines += ["", "### Features", ""]
+        features = info.get("features") or {}
+        if features:
+            lines += [f"- `{modality}`: {json.dumps(desc, sort_keys=True)}" for modality, desc in features.items()]
+        else:
+            lines.append("Text and labels only (no acoustic/visual frame features).")
+        lines += ["", "### Sources (sha256)", ""]
+        for corpus, files in info.get("sources", {}).items():
+            lines += [f"- `{corpus}` `{path}`: `{digest}`" for path, digest in files.items()]
+        lines += ["", "### Build report", ""]
+        lines.append(BuildReport.from_records(info.get("report", [])).to_markdown())
+    lines += ["", "## Citations", "", "```bibtex", CITATIONS["unimse"]]
+    lines += [CITATIONS[c] for c in corpora]
+    lines += ["```", ""]
+    return "\n".join(lines)
+
+
+def build_card(infos: Mapping[str, dict], *, default_config: str | None = None) -> DatasetCard:
+    """The dataset card of a Hub folder from its configs' build infos (see :func:`read_build_infos`)."""
+    if not infos:
+        raise ValueError("infos must describe at least one config, got none")
+    default_config = default_config or sorted(infos)[0]
+    if default_config not in infos:
+        raise ValueError(f"default_config must be one of {sorted(infos)}, got {default_config!r}")
+    corpora = sorted({c for info in infos.values() for c in info["corpora"]})
+    licenses = sorted({SOURCE_LICENSES[c][0] for c in corpora})
+    data = DatasetCardData(
+        language=["en"],
+        license=licenses[0] if len(licenses) == 1 else licenses,
+        pretty_name="UniMSE unified corpora (MOSI, MOSEI, MELD, IEMOCAP)",
+        task_categories=["text-classification"],
+        tags=["multimodal", "sentiment-analysis", "emotion-recognition", "unimse", *corpora],
+        configs=_configs_yaml(infos, default_config),
+    )
+    return DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{_card_body(infos)}")
