@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from .mmsa_labels import read_mmsa_labels
+from .msa import read_msa
 from .report import ReadReport
 
 
@@ -17,9 +17,5 @@ def read_mosei(
     feature_set: str | None = None,
     segments: str | Path | None = None,
 ) -> tuple[list[dict], ReadReport]:
-    """MOSEI rows of the unified schema and the read report (see ``hub_datasets/README.md``)."""
-    report = ReadReport("mosei")
-    rows = read_mmsa_labels("mosei", source, report)
-    if features is not None:
-        raise NotImplementedError("MOSEI feature files are not supported yet")
-    return rows, report
+    """MOSEI rows of the unified schema and the read report (see :func:`hub_datasets.msa.read_msa`)."""
+    return read_msa("mosei", source, features, feature_format, feature_set=feature_set, segments=segments)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from .mmsa_labels import read_mmsa_labels
+from .msa import read_msa
 from .report import ReadReport
 
 
@@ -17,9 +17,5 @@ def read_mosi(
     feature_set: str | None = None,
     segments: str | Path | None = None,
 ) -> tuple[list[dict], ReadReport]:
-    """MOSI rows of the unified schema and the read report (see ``hub_datasets/README.md``)."""
-    report = ReadReport("mosi")
-    rows = read_mmsa_labels("mosi", source, report)
-    if features is not None:
-        raise NotImplementedError("MOSI feature files are not supported yet")
-    return rows, report
+    """MOSI rows of the unified schema and the read report (see :func:`hub_datasets.msa.read_msa`)."""
+    return read_msa("mosi", source, features, feature_format, feature_set=feature_set, segments=segments)
