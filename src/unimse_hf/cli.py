@@ -6,6 +6,8 @@ from pathlib import Path
 
 
 def _convert_official(args: argparse.Namespace) -> int:
+    import pickle
+
     import torch
 
     from .convert_official import load_official_state_dict
@@ -13,7 +15,13 @@ def _convert_official(args: argparse.Namespace) -> int:
     checkpoint = Path(args.checkpoint)
     if not checkpoint.is_file():
         raise SystemExit(f"convert-official: CKPT {str(checkpoint)!r} is not a file")
-    state_dict = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    try:
+        state_dict = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise SystemExit(
+            f"convert-official: refused to unpickle {str(checkpoint)!r}: it holds objects other than tensors and "
+            f"plain containers (loaded with weights_only=True): {str(error).splitlines()[0]}"
+        ) from error
     if isinstance(state_dict, dict) and "state_dict" in state_dict and isinstance(state_dict["state_dict"], dict):
         state_dict = state_dict["state_dict"]
     try:
@@ -38,10 +46,154 @@ def _add_convert_official_parser(subparsers) -> None:
     parser.set_defaults(handler=_convert_official)
 
 
+_BUILD_DATASET_EPILOG = """\
+sources (--source, --features; repeatable, shape [CORPUS=]PATH):
+  CORPUS=PATH   the source of one corpus (mosi|mosei|meld|iemocap), given to its reader in hub_datasets
+  PATH          alone: the source of a single-corpus CONFIG, or, for a mixture, a root folder holding one
+                sub-folder per member corpus (PATH/mosi, PATH/mosei, ...); CORPUS=PATH entries override it
+  A source for a corpus that is not a member of CONFIG only serves as a pseudo-label donor pool (needs
+  --pseudo-labels MODEL), e.g. `build-dataset mos --source data --source meld=data/meld --pseudo-labels M`.
+
+pseudo-labels:
+  (none)        single corpora only: its own gold fields, the others empty with origin "missing", no
+                universal label; no model, no network
+  official      the official UniMSE v4 universal-label CSVs found in the MOSI/MOSEI/MELD source folders
+  MODEL         a transformers / sentence-transformers encoder (path or Hub id): top-1 cosine neighbour of
+                the same polarity among the training rows of the other corpora (neutral rows: defaults)
+
+examples:
+  unimse-hf build-dataset meld --source /data/meld --out unified/
+  unimse-hf build-dataset moseld --source /data --pseudo-labels official --out unified/
+  unimse-hf build-dataset moseld --source /data --pseudo-labels princeton-nlp/sup-simcse-bert-base-uncased \\
+      --pooling pooler --out unified/ --push-to-hub me/unimse-unified
+"""
+
+
+def _corpus_paths(values: list[str], members: tuple[str, ...], option: str, *, required: bool) -> dict[str, Path]:
+    """Parse repeated ``[CORPUS=]PATH`` values (see the build-dataset epilog) into corpus -> path."""
+    from .data.schema import CORPORA
+
+    explicit: dict[str, Path] = {}
+    bare: list[str] = []
+    for value in values:
+        corpus, sep, path = value.partition("=")
+        if sep and corpus in CORPORA:
+            if corpus in explicit:
+                raise SystemExit(f"build-dataset: {option} names {corpus!r} twice")
+            explicit[corpus] = Path(path)
+        else:
+            bare.append(value)
+    if len(bare) > 1:
+        raise SystemExit(f"build-dataset: {option} takes at most one PATH without CORPUS=, got {bare}")
+    paths: dict[str, Path] = {}
+    if bare:
+        root = Path(bare[0])
+        if len(members) == 1:
+            paths[members[0]] = root
+        else:
+            for corpus in members:
+                if (root / corpus).exists():
+                    paths[corpus] = root / corpus
+                elif required and corpus not in explicit:
+                    raise SystemExit(
+                        f"build-dataset: {option} root {str(root)!r} has no {corpus!r} sub-folder; "
+                        f"give it as {option} {corpus}=PATH"
+                    )
+    paths.update(explicit)
+    absent = [c for c in members if c not in paths]
+    if required and absent:
+        raise SystemExit(f"build-dataset: {option} must cover {list(members)}; missing {absent}")
+    return paths
+
+
+def _score_precision(value: str) -> int | None:
+    if value == "full":
+        return None
+    try:
+        precision = int(value)
+    except ValueError:
+        precision = -1
+    if precision < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative int or 'full', got {value!r}")
+    return precision
+
+
+def _build_dataset(args: argparse.Namespace) -> int:
+    from .data.build import CONFIGS, build_dataset
+
+    if args.no_progress:
+        from datasets import disable_progress_bars
+
+        disable_progress_bars()
+    members = CONFIGS[args.config]
+    sources = _corpus_paths(args.source, members, "--source", required=True)
+    features = _corpus_paths(args.features, members, "--features", required=False)
+    try:
+        result = build_dataset(
+            args.config, sources, args.out, features=features, pseudo_labels=args.pseudo_labels,
+            pooling=args.pooling, batch_size=args.batch_size, max_length=args.max_length, device=args.device,
+            seed=args.seed, score_precision=args.score_precision, max_rows_per_shard=args.max_rows_per_shard,
+            push_to_hub=args.push_to_hub, private=not args.public, show_progress=not args.no_progress,
+        )
+    except (FileNotFoundError, ValueError, NotImplementedError) as error:
+        raise SystemExit(f"build-dataset: {error}") from error
+    rows = ", ".join(f"{split} {len(ds):,}" for split, ds in result.dataset.items())
+    print(f"built {args.config!r} -> {result.folder} ({rows})")
+    print(f"dropped rows: {result.report.total('dropped'):,}; specially handled rows: {result.report.total('note'):,}"
+          f" (table in {result.folder / 'README.md'})")
+    if result.report.total("dropped"):
+        dropped = [r for r in result.report.to_records() if r["kind"] == "dropped"]
+        for rec in dropped:
+            print(f"  dropped {rec['count']:,} {rec['corpus']}/{rec['split']} at {rec['step']}: {rec['reason']}")
+    if result.url:
+        print(f"pushed to {args.push_to_hub}: {result.url}")
+    return 0
+
+
+def _add_build_dataset_parser(subparsers) -> None:
+    from .data.build import CONFIGS
+    from .data.embeddings import POOLING_MODES
+
+    parser = subparsers.add_parser(
+        "build-dataset",
+        help="build a corpus or a mixture of the unified dataset into a Hub-ready folder (and push it)",
+        description="Read a corpus (or every member of a mixture) into the unified schema, optionally add "
+        "pseudo-labels and universal labels, and write parquet shards + a dataset card to OUT. "
+        "With --push-to-hub, upload OUT to a (private by default) dataset repo.",
+        epilog=_BUILD_DATASET_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("config", metavar="CORPUS", choices=sorted(CONFIGS),
+                        help=f"corpus or mixture to build: {' | '.join(CONFIGS)}")
+    parser.add_argument("--source", action="append", required=True, metavar="[CORPUS=]PATH",
+                        help="source of a corpus (repeatable; see below)")
+    parser.add_argument("--out", required=True, type=Path, help="Hub folder to write (other configs are kept)")
+    parser.add_argument("--features", action="append", default=[], metavar="[CORPUS=]PATH",
+                        help="frame-feature file/folder of a corpus (repeatable; same shape as --source)")
+    parser.add_argument("--pseudo-labels", metavar="MODEL|official", default=None,
+                        help="fill the fields a corpus lacks: 'official' (v4 CSVs) or an encoder path / Hub id")
+    parser.add_argument("--pooling", choices=POOLING_MODES, default="auto",
+                        help="sentence pooling of MODEL (auto: sentence-transformers config, else pooler_output, "
+                        "else mean; the paper used pooler with sup-simcse-bert-base-uncased)")
+    parser.add_argument("--batch-size", type=int, default=64, help="texts per encoder forward pass (default 64)")
+    parser.add_argument("--max-length", type=int, default=128, help="encoder truncation length (default 128)")
+    parser.add_argument("--device", default=None, help="torch device of MODEL (default: cuda if available, else cpu)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of a mixture's training-set shuffle (default 0)")
+    parser.add_argument("--score-precision", type=_score_precision, default=1, metavar="N|full",
+                        help="decimals of the score in the universal label (default 1; 'full' = official style)")
+    parser.add_argument("--max-rows-per-shard", type=int, default=20_000, help="rows per parquet shard")
+    parser.add_argument("--push-to-hub", metavar="REPO", default=None, help="dataset repo id to upload OUT to")
+    parser.add_argument("--public", action="store_true",
+                        help="create the repo public (default private; refused for IEMOCAP unless the repo is gated)")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.set_defaults(handler=_build_dataset)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unimse-hf", description="UniMSE for the Hugging Face ecosystem")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_convert_official_parser(subparsers)
+    _add_build_dataset_parser(subparsers)
     return parser
 
 

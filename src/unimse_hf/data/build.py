@@ -82,7 +82,7 @@ def rows_to_dataset_dict(rows: list[dict]) -> DatasetDict:
 
 
 def _read(
-    corpus: str, source: str | Path, features: str | Path | None, report: BuildReport
+    corpus: str, source: str | Path, features: str | Path | None, report: BuildReport, show_progress: bool
 ) -> tuple[DatasetDict, dict[str, str], dict[str, str]]:
     """Read one corpus with its ``hub_datasets`` reader; returns the splits, source sha256s and feature sets."""
     from hub_datasets import READERS
@@ -92,7 +92,8 @@ def _read(
     rows, read_report = READERS[corpus](source, features=features)
     report.update(BuildReport.from_records(read_report.to_records()))
     files = sorted({Path(p) for p in read_report.sources.values() if Path(p).is_file()})
-    hashes = {_source_name(p, source): sha256_file(p) for p in tqdm(files, desc=f"sha256 {corpus} sources")}
+    bar = tqdm(files, desc=f"sha256 {corpus} sources", disable=not show_progress)
+    hashes = {_source_name(p, source): sha256_file(p) for p in bar}
     return rows_to_dataset_dict(rows), hashes, dict(read_report.feature_sets)
 
 
@@ -156,7 +157,8 @@ def build_dataset(
         push_to_hub: dataset repo id to upload the folder to (private unless ``private=False``).
         private: create the repo private.
         api: ``HfApi`` used for the upload (tests pass a mock).
-        show_progress: show progress bars.
+        show_progress: show this function's progress bars (``datasets``' own bars follow
+            ``datasets.disable_progress_bars()``).
     """
     if config not in CONFIGS:
         raise ValueError(f"config must be one of {sorted(CONFIGS)}, got {config!r}")
@@ -184,7 +186,9 @@ def build_dataset(
     hashes: dict[str, dict[str, str]] = {}
     feature_sets: dict[str, dict[str, str]] = {}
     for corpus in (c for c in CORPORA if c in sources):
-        splits, hashes[corpus], feature_sets[corpus] = _read(corpus, sources[corpus], features.get(corpus), report)
+        splits, hashes[corpus], feature_sets[corpus] = _read(
+            corpus, sources[corpus], features.get(corpus), report, show_progress
+        )
         corpora[corpus] = filter_evaluated_labels(corpus, splits, report)
 
     pseudo_info: dict = {"method": "none"}
