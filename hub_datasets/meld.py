@@ -15,18 +15,21 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
 from pathlib import Path
 
 from unimse_hf.data.schema import CONTEXT_SIZE, empty_row
 from unimse_hf.labels import MELD_EMOTIONS, normalize_polarity
 
 from .context import fill_context
+from .erc_pickles import read_dialoguernn_meld, read_unimse_erc_pickle
+from .features import FeatureTable, attach_features
 from .report import ReadReport
+from .safe_pickle import safe_load
 
 #: file prefix -> unified split
 MELD_FILES: dict[str, str] = {"train": "train", "dev": "validation", "test": "test"}
 MELD_COLUMNS: tuple[str, ...] = ("Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID")
+MELD_FEATURE_FORMATS: tuple[str, ...] = ("unimse", "dialoguernn")
 _MOJIBAKE_MARKERS: tuple[str, ...] = ("â€", "Ã", "Â")
 
 
@@ -130,7 +133,7 @@ def read_meld_labels(source: str | Path, report: ReadReport, context_size: int =
 
 def read_meld(
     source: str | Path,
-    features: str | Path | Mapping[str, str | Path] | None = None,
+    features: str | Path | None = None,
     feature_format: str | None = None,
     *,
     feature_set: str | None = None,
@@ -140,5 +143,44 @@ def read_meld(
     report = ReadReport("meld")
     rows = read_meld_labels(source, report, context_size)
     if features is not None:
-        raise NotImplementedError("MELD feature files are not supported yet")
+        attach_features(rows, load_meld_features(rows, features, feature_format, report, feature_set), report)
     return rows, report
+
+
+def load_meld_features(
+    rows: list[dict],
+    features: str | Path,
+    feature_format: str | None,
+    report: ReadReport,
+    feature_set: str | None = None,
+) -> list[FeatureTable]:
+    """Feature tables from a UniMSE (``"unimse"``) or DialogueRNN (``"dialoguernn"``) MELD pickle.
+
+    ``feature_format=None`` detects the layout (a dict with ``audio``/``video`` keys or a 9-tuple). The default
+    feature-set name is ``"{format}:{file stem}"``. See :mod:`hub_datasets.erc_pickles`.
+    """
+    if feature_format not in (None, *MELD_FEATURE_FORMATS):
+        raise ValueError(f"feature_format must be one of {MELD_FEATURE_FORMATS} or None, got {feature_format!r}")
+    path = Path(features)
+    data = safe_load(path)
+    detected = "dialoguernn" if isinstance(data, (tuple, list)) else "unimse"
+    if feature_format is not None and feature_format != detected:
+        raise ValueError(f"feature_format={feature_format!r} but {path} has the {detected!r} layout")
+    report.sources["features"] = str(path)
+    name = feature_set or f"{detected}:{path.stem}"
+    if detected == "unimse":
+        return read_unimse_erc_pickle(data, _unimse_key_to_id, str(path), name, report)
+    sizes = {split: 0 for split in MELD_FILES.values()}
+    for row in rows:
+        number = int(row["dialogue_id"].rsplit("dia", 1)[1])
+        sizes[row["split"]] = max(sizes[row["split"]], number + 1)
+    offsets = {"train": 0, "validation": sizes["train"], "test": sizes["train"] + sizes["validation"]}
+    return [read_dialoguernn_meld(data, offsets, meld_id, str(path), name, report)]
+
+
+def _unimse_key_to_id(split: str, key: str) -> str | None:
+    """``"{D}_{U}"`` of ``split`` -> the MELD row id, ``None`` for any other key."""
+    parts = key.split("_")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        return None
+    return meld_id(split, int(parts[0]), int(parts[1]))
