@@ -13,6 +13,7 @@ Non-finite values become 0 before lengths are computed (MMSA's audio holds ``-in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +39,19 @@ def detect_msa_pickle_format(data: object, source: str) -> str:
     return "mmsa" if ids.ndim == 1 else "mult"
 
 
-def read_msa_pickle(data: dict, fmt: str, source: str, feature_set: str, report: ReadReport) -> list[FeatureTable]:
-    """Feature tables (acoustic and/or visual) from a loaded MMSA (``fmt="mmsa"``) or MulT (``"mult"``) pickle."""
+def read_msa_pickle(
+    data: dict,
+    fmt: str,
+    source: str,
+    feature_set: str,
+    report: ReadReport,
+    key_to_id: Callable[[object], str | None] = segment_row_id,
+) -> list[FeatureTable]:
+    """Feature tables (acoustic and/or visual) from a loaded MMSA (``fmt="mmsa"``) or MulT (``"mult"``) pickle.
+
+    ``key_to_id`` maps a file id (``id[i]`` or ``id[i, 0]``) to the row id, ``None`` when it names no row; the
+    default parses MOSI/MOSEI segment ids (the IEMOCAP reader passes a turn-id parser for ``iemocap_data*.pkl``).
+    """
     if fmt not in MSA_PICKLE_FORMATS:
         raise ValueError(f"fmt must be one of {MSA_PICKLE_FORMATS}, got {fmt!r}")
     tables: dict[str, FeatureTable] = {}
@@ -52,10 +64,10 @@ def read_msa_pickle(data: dict, fmt: str, source: str, feature_set: str, report:
         keys = raw_ids if fmt == "mmsa" else raw_ids[:, 0]
         row_ids = []
         for position, key in enumerate(keys):
-            row_id = segment_row_id(key)
+            row_id = key_to_id(key)
             if row_id is None:
                 row_id = to_text(key)
-                report.note(split, f"feature id {row_id!r} names no segment (kept under that key)", row_id)
+                report.note(split, f"feature id {row_id!r} names no row (kept under that key)", row_id)
             row_ids.append((position, row_id))
         for file_key in ("audio", "vision"):
             if file_key not in part:
