@@ -1,0 +1,170 @@
+"""UniMSEDataCollator, and a real Seq2SeqTrainer(predict_with_generate=True).evaluate() through it."""
+
+import math
+
+import datasets
+import numpy as np
+import pytest
+import torch
+from conftest import TOKENIZER_DIR, tiny_unimse_config
+from transformers import AutoTokenizer, GenerationConfig, Seq2SeqTrainer, Seq2SeqTrainingArguments
+
+from unimse_hf import UniMSEDataCollator, UniMSEForConditionalGeneration, UniMSEProcessor
+from unimse_hf.data_collator import pop_metadata
+from unimse_hf.labels import CORPORA, IEMOCAP_EMOTIONS, MELD_EMOTIONS, REFERENCE_KEYS, format_universal_label
+from unimse_hf.metrics import UniMSEComputeMetrics
+
+ACOUSTIC_DIM, VISUAL_DIM = 6, 5
+
+
+def make_row(i: int, corpus: str, with_av: bool = True) -> dict:
+    """A unified-schema row: gold on the corpus's own fields, pseudo elsewhere (spec §2.1 table)."""
+    rng = np.random.default_rng(i)
+    score = float(np.round(rng.uniform(-3, 3), 1)) if i % 5 else 0.0
+    polarity = "positive" if score > 0 else "negative" if score < 0 else "neutral"
+    meld, iemocap = MELD_EMOTIONS[i % 7], IEMOCAP_EMOTIONS[i % 6]
+    msa, erc_context = corpus in ("mosi", "mosei"), ["before one", "before two"] if corpus != "mosi" else []
+    return {
+        "id": f"{corpus}-{i}",
+        "corpus": corpus,
+        "split": "test",
+        "text": f"utterance number {i}",
+        "speaker": "Joey" if corpus == "meld" else "",
+        "context_before": erc_context,
+        "speakers_before": ["Ross", "Joey"] if corpus == "meld" else ["", ""][: len(erc_context)],
+        "context_after": ["after"] if corpus in ("meld", "iemocap") else [],
+        "speakers_after": ["Ross"] if corpus == "meld" else [""] if corpus == "iemocap" else [],
+        "score": score,
+        "polarity": polarity,
+        "meld_emotion": meld,
+        "iemocap_emotion": iemocap,
+        "score_origin": "gold" if msa else "pseudo",
+        "polarity_origin": "gold",
+        "meld_emotion_origin": "gold" if corpus == "meld" else "pseudo",
+        "iemocap_emotion_origin": "gold" if corpus == "iemocap" else "pseudo",
+        "universal_label": format_universal_label(polarity, score, meld, iemocap),
+        "acoustic": rng.normal(size=(2 + i % 4, ACOUSTIC_DIM)).astype(np.float32).tolist() if with_av else None,
+        "visual": rng.normal(size=(1 + i % 3, VISUAL_DIM)).astype(np.float32).tolist() if with_av and i % 2 else None,
+        "acoustic_feature_set": "synthetic",
+        "visual_feature_set": "synthetic",
+    }
+
+
+@pytest.fixture(scope="module")
+def processor():
+    tokenizer = AutoTokenizer.from_pretrained(TOKENIZER_DIR)
+    return UniMSEProcessor(tokenizer, acoustic_dim=ACOUSTIC_DIM, visual_dim=VISUAL_DIM)
+
+
+def test_collator_pads_text_labels_and_frames(processor):
+    rows = [make_row(1, "mosi"), make_row(2, "meld"), make_row(3, "iemocap", with_av=False)]
+    batch = UniMSEDataCollator(processor)(rows)
+    assert set(batch) == {"input_ids", "attention_mask", "labels", "acoustic_features", "acoustic_mask",
+                          "visual_features", "visual_mask"}  # fmt: skip
+    assert batch["input_ids"].shape[0] == 3 and batch["input_ids"].dtype == torch.long
+    assert batch["labels"][batch["labels"] != -100].min() >= 0
+    assert processor.batch_decode(batch["labels"]) == [row["universal_label"] for row in rows]
+    assert batch["acoustic_features"].shape == (3, 4, ACOUSTIC_DIM)  # 3 and 4 frames, the third row has none
+    assert batch["acoustic_mask"].tolist() == [[1, 1, 1, 0], [1, 1, 1, 1], [0, 0, 0, 0]]
+    assert torch.allclose(batch["acoustic_features"][0, :3], torch.tensor(rows[0]["acoustic"]))
+    assert batch["visual_mask"].tolist() == [[1, 1], [0, 0], [0, 0]]  # rows 2 and 3 have no video
+    # the processor's text rules apply: MELD row gets its speaker-named ±2 window
+    meld_text = processor.tokenizer.decode(batch["input_ids"][1], skip_special_tokens=True)
+    assert meld_text.startswith("sst2 sentence: Ross before one Joey before two") and "Joey utterance" in meld_text
+
+
+def test_text_only_batch_has_no_modality_keys(processor):
+    rows = [make_row(1, "mosi", with_av=False), make_row(2, "mosei", with_av=False)]
+    assert set(UniMSEDataCollator(processor)(rows)) == {"input_ids", "attention_mask", "labels"}
+
+
+def test_metadata_carries_corpus_and_gold_fields(processor):
+    rows = [make_row(5, "mosi"), make_row(2, "meld"), make_row(3, "iemocap"), make_row(4, "mosei")]
+    batch = UniMSEDataCollator(processor, return_metadata=True)(rows)
+    assert batch["corpus_id"].tolist() == [CORPORA.index(c) for c in ("mosi", "meld", "iemocap", "mosei")]
+    assert batch["gold_score"].dtype == torch.float32
+    assert batch["gold_score"][0] == 0.0 and math.isnan(batch["gold_score"][1]) and math.isnan(batch["gold_score"][2])
+    assert batch["gold_score"][3].item() == pytest.approx(rows[3]["score"])
+    assert batch["gold_meld_emotion"].tolist() == [-1, MELD_EMOTIONS.index(rows[1]["meld_emotion"]), -1, -1]
+    assert batch["gold_iemocap_emotion"].tolist() == [-1, -1, IEMOCAP_EMOTIONS.index(rows[2]["iemocap_emotion"]), -1]
+    metadata = pop_metadata(batch)
+    assert list(metadata) == list(REFERENCE_KEYS) and not set(REFERENCE_KEYS) & set(batch)
+
+
+def test_targets_all_or_none(processor):
+    rows = [make_row(1, "mosi"), make_row(2, "meld")]
+    for row in rows:
+        row["universal_label"] = None
+    assert "labels" not in UniMSEDataCollator(processor)(rows)
+    assert "labels" not in UniMSEDataCollator(processor, target_column=None)([make_row(1, "mosi")])
+    rows[0]["universal_label"] = "positive,1.0,joy,joy"
+    with pytest.raises(ValueError, match=r"rows \[1\] have no 'universal_label'"):
+        UniMSEDataCollator(processor)(rows)
+    with pytest.raises(ValueError, match="empty batch"):
+        UniMSEDataCollator(processor)([])
+
+
+def test_bad_rows_raise_naming_the_argument(processor):
+    row = make_row(1, "mosi")
+    row["acoustic"] = np.ones((3, ACOUSTIC_DIM + 1)).tolist()
+    with pytest.raises(ValueError, match=r"acoustic\[1\] has 7 features per frame, acoustic_dim is 6"):
+        UniMSEDataCollator(processor)([make_row(2, "mosi"), row])
+    row = make_row(1, "mosi")
+    row["text"] = None
+    with pytest.raises(TypeError, match=r"text\[0\] must be a str, got NoneType"):
+        UniMSEDataCollator(processor)([row])
+
+
+# ------------------------------------------------------------------------------------------------ Trainer, end to end
+class MetadataSeq2SeqTrainer(Seq2SeqTrainer):
+    """What a UniMSE trainer does with ``return_metadata=True``: pop the reference tensors before the model sees
+    the batch and return them with the labels, so ``compute_metrics`` gets ``(labels, *metadata)``."""
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None, **gen_kwargs):
+        metadata = pop_metadata(inputs)
+        loss, generated, labels = super().prediction_step(
+            model, inputs, prediction_loss_only, ignore_keys, **gen_kwargs
+        )
+        return loss, generated, (labels, *metadata.values())
+
+
+def test_seq2seq_trainer_evaluate_end_to_end(tmp_path, processor):
+    torch.manual_seed(0)
+    config = tiny_unimse_config(vocab_size=len(processor.tokenizer), acoustic_dim=ACOUSTIC_DIM, visual_dim=VISUAL_DIM)
+    model = UniMSEForConditionalGeneration(config).eval()
+    model.generation_config = GenerationConfig(decoder_start_token_id=0, eos_token_id=1, pad_token_id=0,
+                                               max_new_tokens=6, do_sample=False)  # fmt: skip
+    corpora = ["mosi", "mosi", "mosei", "meld", "meld", "meld", "iemocap", "iemocap", "mosi", "meld", "iemocap"]
+    dataset = datasets.Dataset.from_list([make_row(i, c, with_av=i != 4) for i, c in enumerate(corpora)])
+    args = Seq2SeqTrainingArguments(
+        output_dir=str(tmp_path), per_device_eval_batch_size=4, predict_with_generate=True,
+        remove_unused_columns=False, report_to="none", use_cpu=True, disable_tqdm=True,
+    )  # fmt: skip
+
+    # 1. stock Seq2SeqTrainer: model inputs only; references come from the evaluation dataset
+    stock = Seq2SeqTrainer(
+        model=model, args=args, eval_dataset=dataset, data_collator=UniMSEDataCollator(processor),
+        compute_metrics=UniMSEComputeMetrics(processor.tokenizer, eval_dataset=dataset),
+    )  # fmt: skip
+    stock_metrics = stock.evaluate()
+
+    # 2. metadata tensors through the batch, popped by the trainer, handed back with the labels
+    carried = MetadataSeq2SeqTrainer(
+        model=model, args=args, eval_dataset=dataset,
+        data_collator=UniMSEDataCollator(processor, return_metadata=True),
+        compute_metrics=UniMSEComputeMetrics(processor.tokenizer),
+    )  # fmt: skip
+    carried_metrics = carried.evaluate()
+
+    assert stock_metrics["eval_num_samples"] == len(corpora)
+    for corpus in ("mosi", "mosei", "meld", "iemocap"):
+        assert stock_metrics[f"eval_{corpus}_num_samples"] == corpora.count(corpus)
+    for key in ("mosi_mae", "mosi_acc7", "mosi_acc2_non0", "mosei_mae", "meld_accuracy", "meld_weighted_f1",
+                "iemocap_accuracy", "iemocap_macro_f1", "malformed"):  # fmt: skip
+        assert f"eval_{key}" in stock_metrics, key
+    # an untrained model generates junk: every generation counts as malformed, yet everything is scored
+    assert 0 <= stock_metrics["eval_malformed"] <= len(corpora)
+    metric_keys = [k for k in stock_metrics if not k.endswith(("_runtime", "_per_second", "_time"))]
+    assert {k: stock_metrics[k] for k in metric_keys} == pytest.approx(
+        {k: carried_metrics[k] for k in metric_keys}, nan_ok=True
+    )
