@@ -20,9 +20,9 @@ never scored.
 
 Fallbacks (each counted in the build report, never silent):
 
-- a row whose polarity is missing keeps the field missing;
-- when no corpus of the build has donors for a field (e.g. no IEMOCAP in the build), the field stays
-  missing (its universal label is then not written);
+- a row whose polarity is missing keeps the field missing (its universal label is then not written);
+- when no corpus of the build has donors for a field (e.g. ``moseld`` has no IEMOCAP), every row gets the
+  field's neutral default, so that the universal label keeps its four fields;
 - when the field has donors but none of the row's polarity, the row gets the neutral default of the field.
 """
 
@@ -100,7 +100,7 @@ class FieldStats:
     searched: int = 0  # rows filled from a nearest neighbour
     neutral_default: int = 0  # neutral rows given the fixed default
     no_polarity_donor: int = 0  # fallback: neutral default because no donor of that polarity
-    no_donor_corpus: int = 0  # left missing: no donor corpus in the build
+    no_donor_corpus: int = 0  # fallback: neutral default because no corpus of the build gives donors
     no_polarity: int = 0  # left missing: the row has no polarity
     mean_similarity: float | None = None  # mean cosine similarity of the searched rows
 
@@ -265,7 +265,8 @@ def _plan_field(name: str, rows: _Rows, fill: set[str], report: BuildReport) -> 
             values[i], origins[i] = NEUTRAL_DEFAULTS[name], "pseudo"
         elif not has_pool:
             stats.no_donor_corpus += 1
-            report.add("note", STEP, *where, f"{name} left missing: no {name} donor corpus in this build")
+            values[i], origins[i] = NEUTRAL_DEFAULTS[name], "pseudo"
+            report.add("note", STEP, *where, f"{name} set to the neutral default: no {name} donor corpus in this build")
         elif not donors[polarity]:
             stats.no_polarity_donor += 1
             values[i], origins[i] = NEUTRAL_DEFAULTS[name], "pseudo"

@@ -1,0 +1,90 @@
+"""`unimse-hf build-dataset` on tiny synthetic sources: single corpus (no model, no network), a mixture with a
+tiny random encoder, official labels, and a mocked push."""
+
+from types import SimpleNamespace
+from unittest.mock import MagicMock, patch
+
+import pytest
+from data_helpers import save_tiny_encoder
+from datasets import load_dataset
+
+from unimse_hf.cli import main
+
+MELD_HEADER = "Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,Episode,StartTime,EndTime\n"
+MELD_ROWS = {
+    "train": [("i love this movie", "joy", "positive"), ("so sad", "sadness", "negative"), ("ok", "neutral", "neutral"),
+              ("i hate it", "anger", "negative")],
+    "dev": [("yes", "surprise", "positive"), ("no", "neutral", "neutral")],
+    "test": [("well", "neutral", "neutral"), ("the movie was bad", "disgust", "negative")],
+}
+MMSA_HEADER = "video_id,clip_id,text,label,annotation,mode,label_by\n"
+MMSA_ROWS = [("I LOVE IT", 2.0, "train"), ("SO SAD", -1.4, "train"), ("OK", 0.0, "train"), ("GREAT", 1.2, "valid"),
+             ("BAD", -2.0, "test"), ("THE MOVIE", 0.4, "test")]
+
+
+@pytest.fixture
+def source(tmp_path):
+    root = tmp_path / "data"
+    (root / "meld").mkdir(parents=True)
+    for split, rows in MELD_ROWS.items():
+        lines = [f"{i + 1},{text},Ross,{emo},{sent},0,{i},1,1,\"00:00:01,000\",\"00:00:02,000\"\n"
+                 for i, (text, emo, sent) in enumerate(rows)]
+        (root / "meld" / f"{split}_sent_emo.csv").write_text(MELD_HEADER + "".join(lines))
+    for corpus in ("mosi", "mosei"):
+        (root / corpus).mkdir()
+        lines = [f"{corpus}vid,{i},{text},{score},x,{mode},0\n" for i, (text, score, mode) in enumerate(MMSA_ROWS)]
+        (root / corpus / "label.csv").write_text(MMSA_HEADER + "".join(lines))
+    return root
+
+
+def _load(folder, config, tmp_path):
+    return load_dataset(str(folder), config, cache_dir=str(tmp_path / "cache"))
+
+
+def test_single_corpus_needs_no_model(source, tmp_path, capsys):
+    out = tmp_path / "hub"
+    assert main(["build-dataset", "meld", "--source", str(source / "meld"), "--out", str(out), "--no-progress"]) == 0
+    assert "built 'meld'" in capsys.readouterr().out
+    ds = _load(out, "meld", tmp_path)
+    assert {s: len(d) for s, d in ds.items()} == {"train": 4, "validation": 2, "test": 2}
+    train = ds["train"]
+    assert list(train["meld_emotion_origin"]) == ["gold"] * 4 and list(train["score_origin"]) == ["missing"] * 4
+    assert set(train["universal_label"]) == {None} and set(train["iemocap_emotion"]) == {None}
+    assert train[0]["id"] == "train/dia0_utt0" and train[1]["context_before"] == ["i love this movie"]
+
+
+def test_mixture_with_a_tiny_encoder_and_mocked_push(source, tmp_path, capsys):
+    encoder = save_tiny_encoder(tmp_path / "encoder")
+    api = MagicMock()
+    api.upload_folder.return_value = SimpleNamespace(commit_url="https://hub/c/1")
+    out = tmp_path / "hub"
+    with patch("unimse_hf.data.publish.HfApi", return_value=api):
+        code = main(["build-dataset", "moseld", "--source", str(source), "--out", str(out), "--no-progress",
+                     "--pseudo-labels", str(encoder), "--pooling", "mean", "--seed", "1",
+                     "--push-to-hub", "me/unified"])
+    assert code == 0 and "pushed to me/unified" in capsys.readouterr().out
+    api.create_repo.assert_called_once_with("me/unified", repo_type="dataset", private=True, exist_ok=True)
+    ds = _load(out, "moseld", tmp_path)
+    assert len(ds["train"]) == 3 + 3 + 4 and len(ds["test_meld"]) == 2 and len(ds["validation_mosi"]) == 1
+    train = ds["train"]
+    assert list(train["corpus"]) != sorted(train["corpus"])  # shuffled
+    meld_sad = next(r for r in train if r["text"] == "so sad" and r["corpus"] == "meld")
+    # the only negative MSA *training* donor is "so sad" (-1.4); "bad" (-2.0) is a test row; no IEMOCAP donors
+    assert (meld_sad["score"], meld_sad["score_origin"]) == (pytest.approx(-1.4), "pseudo")
+    assert meld_sad["universal_label"] == "negative,-1.4,sadness,neutral"
+    mosi_love = next(r for r in train if r["id"] == "mosivid$_$0" and r["corpus"] == "mosi")
+    assert mosi_love["meld_emotion"] in ("joy", "surprise") and mosi_love["meld_emotion_origin"] == "pseudo"
+
+
+def test_official_mixture_and_argument_errors(source, tmp_path):
+    out = tmp_path / "hub"
+    with pytest.raises(SystemExit, match="needs pseudo_labels"):
+        main(["build-dataset", "mos", "--source", str(source), "--out", str(out), "--no-progress"])
+    with pytest.raises(SystemExit, match="no 'iemocap' sub-folder"):
+        main(["build-dataset", "moseldmp", "--source", str(source), "--out", str(out), "--pseudo-labels", "x"])
+    with pytest.raises(SystemExit, match="only serve as pseudo-label donors"):
+        main(["build-dataset", "mosi", "--source", str(source / "mosi"), "--source", f"meld={source / 'meld'}",
+              "--out", str(out), "--no-progress"])
+    with pytest.raises(SystemExit, match="official v4 labels of mosi"):
+        main(["build-dataset", "mosi", "--source", str(source / "mosi"), "--out", str(out), "--no-progress",
+              "--pseudo-labels", "official"])
