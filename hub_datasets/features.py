@@ -2,7 +2,7 @@
 
 Every feature-format loader returns :class:`FeatureTable` objects; :func:`attach_features` matches them to
 rows **by id** (never by position), fills ``acoustic``/``visual`` and the ``*_feature_set`` columns, and
-reports ids that are in the labels but not in the features (kept with ``None``) and feature entries with no
+reports ids that are in the labels but not in the features (kept with zero frames) and feature entries with no
 label row.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from unimse_hf.data.schema import MODALITIES
+from unimse_hf.data.schema import MODALITIES, no_frames
 
 from .report import ReadReport
 
@@ -86,10 +86,11 @@ def trim_left_padding(array: np.ndarray, modality: str, report: ReadReport, spli
 def attach_features(rows: list[dict], tables: Iterable[FeatureTable], report: ReadReport) -> dict[str, int]:
     """Match ``tables`` to ``rows`` by ``row["id"]`` and fill the feature columns in place.
 
-    Returns ``modality -> dim``. Rows without an entry get ``None`` (noted per id as
-    ``"<modality>: no features for this id"``); entries with no row are noted under
-    ``"<modality>: features with no label row"``; an entry whose file split differs from the row's split is
-    noted too. Raises ``ValueError`` when one table mixes per-frame dims or two tables share a modality.
+    Returns ``modality -> dim``. A row without an entry keeps zero frames (``no_frames(dim)``) and an empty
+    feature-set name (see ``unimse_hf.data.schema``), noted per id as ``"<modality>: no features for this id"``.
+    Entries with no row are noted under ``"<modality>: features with no label row"``; an entry whose file split
+    differs from the row's split is noted too. Raises ``ValueError`` when one table mixes per-frame dims or two
+    tables share a modality.
     """
     dims: dict[str, int] = {}
     for table in tables:
@@ -107,11 +108,13 @@ def attach_features(rows: list[dict], tables: Iterable[FeatureTable], report: Re
         matched: set[str] = set()
         for row in rows:
             array = table.arrays.get(row["id"])
-            row[table.modality] = array
-            row[f"{table.modality}_feature_set"] = table.feature_set
             if array is None:
+                row[table.modality] = no_frames(dims[table.modality])
+                row[f"{table.modality}_feature_set"] = ""
                 report.note(row["split"], f"{table.modality}: no features for this id", row["id"])
                 continue
+            row[table.modality] = array
+            row[f"{table.modality}_feature_set"] = table.feature_set
             matched.add(row["id"])
             file_split = table.splits.get(row["id"])
             if file_split is not None and file_split != row["split"]:

@@ -113,7 +113,7 @@ def test_unimse_feature_pickle(tmp_path):
     assert by_id["validation/dia0_utt0"]["acoustic"].shape == (2, 4)  # dev key "0_0" is not train's "0_0"
     assert by_id["test/dia0_utt0"]["acoustic"].shape == (7, 4)
     np.testing.assert_array_equal(by_id["test/dia0_utt0"]["visual"], np.zeros((1, 6), np.float32))
-    assert by_id["train/dia0_utt2"]["acoustic"] is None  # missing utterance: kept, reported
+    assert by_id["train/dia0_utt2"]["acoustic"].shape == (0, 4)  # missing utterance: kept, reported
     assert "train/dia0_utt2" in report.ids_for("acoustic: no features for this id")
     assert report.ids_for("acoustic: features with no label row") == ["train/dia9_utt9"]
     assert report.values["visual: non-finite values set to 0"] == 6

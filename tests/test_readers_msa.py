@@ -117,14 +117,15 @@ def test_mmsa_pickle_matched_by_id(tmp_path, aligned, protocol):
     assert by_id["vid_A1$_$1"]["acoustic"].shape == (3, 5)
     assert by_id["vid_A1$_$10"]["visual"].shape == (1, 2)
     # in labels, not in features: kept with None, counted and listed
-    assert by_id["xY-9$_$4"]["acoustic"] is None and by_id["xY-9$_$4"]["visual"] is None
+    assert by_id["xY-9$_$4"]["acoustic"].shape == (0, 5) and by_id["xY-9$_$4"]["visual"].shape == (0, 2)
+    assert by_id["xY-9$_$4"]["acoustic_feature_set"] == ""
     assert report.ids_for("acoustic: no features for this id") == ["xY-9$_$4"]
     # in features, not in labels: reported
     assert report.ids_for("acoustic: features with no label row") == ["ghost$_$7"]
     assert report.values["acoustic: non-finite values set to 0"] == 1
     assert report.values["visual: non-finite values set to 0"] == 1
     name = "mmsa:aligned_50" if aligned else "mmsa:unaligned_50"
-    assert {r["acoustic_feature_set"] for r in rows} == {name}
+    assert {r["acoustic_feature_set"] for r in rows} == {name, ""}
     assert report.feature_sets == {"acoustic": name, "visual": name}
     assert len(rows) == 5
 
@@ -148,7 +149,7 @@ def test_mult_pickle_and_all_zero_rows(tmp_path):
     np.testing.assert_array_equal(by_id["vid_A1$_$2"]["acoustic"], np.zeros((1, 3), np.float32))
     assert report.ids_for("acoustic: all frames are zero (kept one zero frame)") == ["vid_A1$_$2"]
     assert by_id["xY-9$_$3"]["acoustic"].shape == (4, 3)
-    assert by_id["vid_A1$_$10"]["acoustic"] is None
+    assert by_id["vid_A1$_$10"]["acoustic"].shape == (0, 3)
     assert sorted(report.ids_for("acoustic: no features for this id")) == ["vid_A1$_$10", "xY-9$_$4"]
     assert by_id["vid_A1$_$1"]["acoustic_feature_set"] == "unimse:mosi_data_0610"
     with pytest.raises(ValueError, match="feature_format='mmsa' but"):
@@ -193,7 +194,7 @@ def test_csd_segment_keys(tmp_path):
     expected[1, 0] = 0
     np.testing.assert_array_equal(by_id["vid_A1$_$1"]["acoustic"], expected)
     assert by_id["vid_A1$_$1"]["acoustic_feature_set"] == "csd:COVAREP"
-    assert by_id["vid_A1$_$1"]["visual"] is None
+    assert by_id["vid_A1$_$1"]["visual"].shape == (0, 4)
     assert by_id["vid_A1$_$2"]["visual"].shape == (5, 4)
     assert report.ids_for("acoustic: features with no label row") == ["nolabel$_$9"]
     assert report.values["acoustic: non-finite values set to 0"] == 1
@@ -215,7 +216,7 @@ def test_csd_video_keys_cut_by_segment_times(tmp_path):
     by_id = {r["id"]: r for r in rows}
     np.testing.assert_array_equal(by_id["vid_A1$_$1"]["acoustic"], features[1:5])
     np.testing.assert_array_equal(by_id["vid_A1$_$2"]["acoustic"], features[8:10])
-    assert by_id["vid_A1$_$10"]["acoustic"] is None
+    assert by_id["vid_A1$_$10"]["acoustic"].shape == (0, 2)
     assert report.ids_for("acoustic: no .csd frame inside the segment's time span") == ["vid_A1$_$10"]
     with pytest.raises(ValueError, match="pass segments="):
         read_mosi(write_labels(tmp_path), features={"acoustic": tmp_path / "a.csd"})
@@ -226,3 +227,18 @@ def test_segment_row_id_forms():
     assert segment_row_id(b"-3g5yACwYnA[10]") == "-3g5yACwYnA$_$10"
     assert segment_row_id("03bSnISJMiM$_$11") == "03bSnISJMiM$_$11"
     assert segment_row_id("novideoclip") is None
+
+
+def test_rows_build_a_dataset_with_the_unified_schema(tmp_path):
+    from datasets import Dataset
+
+    from unimse_hf.data.schema import unified_features
+
+    data, _, _ = mmsa_pickle(aligned=False)
+    pkl = tmp_path / "unaligned_50.pkl"
+    pkl.write_bytes(pickle.dumps(data))
+    rows, report = read_mosi(write_labels(tmp_path), features=pkl)
+    dataset = Dataset.from_list(rows, features=unified_features(acoustic_dim=5, visual_dim=2)).with_format("numpy")
+    lengths = [a.shape[0] for a in dataset[0:5]["acoustic"]]
+    assert lengths == [3, 5, 1, 4, 0]  # the id missing from the features has zero frames
+    assert dataset[4]["visual"].shape == (0, 2) and dataset[4]["visual_feature_set"] == ""

@@ -8,6 +8,7 @@ from .schema import (
     ORIGINS,
     SPLITS,
     empty_row,
+    no_frames,
     unified_features,
 )
 
@@ -19,5 +20,6 @@ __all__ = [
     "ORIGINS",
     "SPLITS",
     "empty_row",
+    "no_frames",
     "unified_features",
 ]

@@ -25,12 +25,16 @@ Column reference (in order):
 - ``score_origin``, ``polarity_origin``, ``meld_emotion_origin``, ``iemocap_emotion_origin`` (string): one of
   :data:`ORIGINS`.
 - ``universal_label`` (string, nullable): the T5 target, filled by the dataset builder.
-- ``acoustic`` (``Array2D((None, acoustic_dim), float32)``, nullable) and ``acoustic_feature_set`` (string):
-  only when ``acoustic_dim`` is given; likewise ``visual`` / ``visual_feature_set``.
+- ``acoustic`` (``Array2D((None, acoustic_dim), float32)``) and ``acoustic_feature_set`` (string): only when
+  ``acoustic_dim`` is given; likewise ``visual`` / ``visual_feature_set``. A row without features holds
+  **zero frames**, ``no_frames(dim)`` = an empty ``(0, dim)`` array, and an empty feature-set name — not
+  ``None``: in datasets 5.2 a ``None`` in a variable-length ``Array2D`` reads back as a NaN scalar and breaks
+  slicing, ``to_list`` and ``map`` (zero-frame arrays round-trip through parquet in every format).
 """
 
 from __future__ import annotations
 
+import numpy as np
 from datasets import Array2D, Features, List, Value
 
 CORPORA: tuple[str, ...] = ("mosi", "mosei", "meld", "iemocap")
@@ -111,3 +115,11 @@ def empty_row(corpus: str, split: str, row_id: str, text: str) -> dict:
         row[f"{field}_origin"] = "missing"
     row["universal_label"] = None
     return row
+
+
+def no_frames(dim: int) -> np.ndarray:
+    """The ``acoustic``/``visual`` value of a row without features: an empty float32 array ``(0, dim)``."""
+    _check_dim("dim", dim)
+    if dim is None:
+        raise ValueError("dim must be a positive int, got None")
+    return np.zeros((0, dim), dtype=np.float32)
