@@ -40,7 +40,7 @@ from .safe_pickle import safe_load
 from .segment_ids import to_text
 
 TURN_ID = re.compile(r"^Ses(?P<session>\d{2})[FM]_\S+_(?P<speaker>[FM])[0-9A-Z]{3}$")
-_TRANSCRIPT_LINE = re.compile(r"^(?P<turn>\S+)\s*\[(?P<start>[0-9.]+)-(?P<end>[0-9.]+)\]:\s?(?P<text>.*)$")
+_TRANSCRIPT_LINE = re.compile(r"^(?P<turn>\S+)\s*\[\s*(?P<start>[0-9.]+)\s*-\s*(?P<end>[0-9.]+)\s*\]:\s?(?P<text>.*)$")
 _EVALUATION_LINE = re.compile(r"^\[(?P<start>[0-9.]+)\s*-\s*(?P<end>[0-9.]+)\]\s+(?P<turn>\S+)\s+(?P<label>\w+)\s")
 CONTEXT_MODES: tuple[str, ...] = ("speaker", "conversation")
 IEMOCAP_FEATURE_FORMATS: tuple[str, ...] = ("unimse", "mult")

@@ -33,6 +33,7 @@ def write_release(root: Path) -> Path:
         (base / "transcriptions").mkdir(parents=True, exist_ok=True)
         (base / "EmoEvaluation").mkdir(parents=True, exist_ok=True)
         lines = [f"{dialogue}_{t} [{s:08.4f}-{e:08.4f}]: {text}" for t, s, e, _, text in turns]
+        lines[-1] = lines[-1].replace("-", " - ", 1) if "[" in lines[-1] else lines[-1]  # spaced timestamps
         lines.insert(2, "M: [LAUGHTER]")  # non-turn line
         lines.append(f"{dialogue}_MXX0 [020.0000-021.0000]: overlapping speech")  # a turn never evaluated
         (base / "transcriptions" / f"{dialogue}.txt").write_text("\n".join(lines) + "\n")

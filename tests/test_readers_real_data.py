@@ -33,3 +33,20 @@ def test_real_mmsa_labels(reader, corpus, counts):
     if corpus == "mosi":  # the one MOSI row whose MMSA annotation disagrees with sign(score)
         assert report.total("note", "annotation disagrees with sign(score); polarity follows the score") == 1
         assert {r["id"]: r["text"] for r in rows}["03bSnISJMiM$_$11"] == "a lot of sad parts"
+
+
+def test_real_mosi_segment_tables_cover_every_clip():
+    folder = DATA / "mosi"
+    if not (folder / "segments").is_dir():
+        pytest.skip(f"real MOSI segment tables not found at {folder / 'segments'}")
+    from hub_datasets.csd import read_segments
+
+    segments = read_segments(folder / "segments")
+    ids = {f"{s.video_id}$_${s.clip_id}" for video in segments.values() for s in video}
+    rows, _ = read_mosi(folder)
+    assert ids == {r["id"] for r in rows}
+    assert all(s.start <= s.stop for video in segments.values() for s in video)
+    # one zero-length clip in the real tables; the .csd overlap rule still gives it the frame covering that time
+    assert [f"{s.video_id}$_${s.clip_id}" for v in segments.values() for s in v if s.start == s.stop] == [
+        "2WGyTLYerpo$_$44"
+    ]
