@@ -17,8 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy._core import multiarray as _multiarray
-from numpy._core import numeric as _numeric
+
+try:  # numpy >= 2 (and the 1.26 shims)
+    from numpy._core import multiarray as _multiarray
+    from numpy._core import numeric as _numeric
+except ImportError:  # numpy < 1.26
+    from numpy.core import multiarray as _multiarray
+    from numpy.core import numeric as _numeric
 
 _BUILTIN_NAMES: frozenset[str] = frozenset(
     {
