@@ -156,6 +156,15 @@ def test_seq2seq_trainer_evaluate_end_to_end(tmp_path, processor):
     )  # fmt: skip
     carried_metrics = carried.evaluate()
 
+    # 3. metadata tensors reaching a stock trainer are refused by generate(), loudly (why the trainer pops them)
+    refused = Seq2SeqTrainer(
+        model=model, args=args, eval_dataset=dataset.select(range(2)),
+        data_collator=UniMSEDataCollator(processor, return_metadata=True),
+        compute_metrics=UniMSEComputeMetrics(processor),
+    )  # fmt: skip
+    with pytest.raises(ValueError, match=r"model_kwargs` are not used by the model: \['corpus_id'"):
+        refused.evaluate()
+
     assert stock_metrics["eval_num_samples"] == len(corpora)
     for corpus in ("mosi", "mosei", "meld", "iemocap"):
         assert stock_metrics[f"eval_{corpus}_num_samples"] == corpora.count(corpus)

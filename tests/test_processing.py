@@ -180,9 +180,29 @@ def test_frames_are_right_padded_with_masks(processor):
 def test_single_sample_and_3d_batch_frames(processor):
     out = processor("a", acoustic=np.ones((5, 4)), visual=np.zeros((0, 3)))
     assert out["acoustic_mask"].tolist() == [[1] * 5]
-    assert out["visual_mask"].shape == (1, 0)  # a 0-frame sequence: present key, all-zero mask row
+    assert "visual_features" not in out and "visual_mask" not in out  # zero frames = no visual in the batch
     out = processor(["a", "b"], acoustic=np.ones((2, 3, 4)))
     assert out["acoustic_features"].shape == (2, 3, 4) and out["acoustic_mask"].sum().item() == 6
+
+
+def test_unified_schema_rows_without_frames(processor):
+    """The dataset schema stores "no features" as zero frames, which a python-format row reads back as []."""
+    import datasets
+
+    from unimse_hf.data.schema import empty_row, no_frames, unified_features
+
+    rows = []
+    for frames in (0, 2, 0):
+        row = empty_row("mosi", "test", f"id{frames}", "hi")
+        row |= {"acoustic": np.ones((frames, 4), np.float32), "acoustic_feature_set": "x" * bool(frames),
+                "visual": no_frames(3), "visual_feature_set": ""}  # fmt: skip
+        rows.append(row)
+    dataset = datasets.Dataset.from_list(rows, features=unified_features(acoustic_dim=4, visual_dim=3))
+    assert dataset[0]["acoustic"] == []
+    for source in (dataset.to_list(), list(dataset.with_format("numpy"))):
+        out = processor.process_rows(source)
+        assert out["acoustic_mask"].tolist() == [[0, 0], [1, 1], [0, 0]]
+        assert "visual_features" not in out
 
 
 def test_non_finite_frames_are_zeroed_and_counted(processor):

@@ -192,7 +192,7 @@ class UniMSEComputeMetrics:
     def __init__(self, tokenizer, eval_dataset: Any = None, corpus: str | None = None):
         if corpus is not None and corpus not in CORPORA:
             raise ValueError(f"corpus must be one of {CORPORA} or None, got {corpus!r}")
-        self.tokenizer = tokenizer
+        self.tokenizer = getattr(tokenizer, "tokenizer", tokenizer)  # a processor decodes with its tokenizer
         self.corpus = corpus
         self.references = None
         if eval_dataset is not None:

@@ -39,6 +39,8 @@ def _check_str(name: str, value: object) -> str:
 
 
 def _check_str_list(name: str, value: object) -> list[str]:
+    if isinstance(value, np.ndarray) and value.ndim == 1:  # a list column read in numpy format
+        value = value.tolist()
     if isinstance(value, str) or not isinstance(value, Sequence):
         raise TypeError(f"{name} must be a list of str, got {type(value).__name__} {value!r}")
     return [_check_str(f"{name}[{i}]", item) for i, item in enumerate(value)]
@@ -187,8 +189,9 @@ class UniMSEProcessor(ProcessorMixin):
         """Pad per-sample frame sequences on the right.
 
         Args:
-            frames: one entry per sample: a ``(frames_i, dim)`` array-like (numpy, nested list, tensor) or ``None``
-                when the sample lacks the modality.
+            frames: one entry per sample: a ``(frames_i, dim)`` array-like (numpy, nested list, tensor), or
+                ``None`` / an empty array (``[]``, ``(0, dim)``: the unified schema's "no frames") when the sample
+                lacks the modality.
             modality: ``"acoustic"`` or ``"visual"`` (names the argument in errors and picks the expected dim).
 
         Returns:
@@ -215,6 +218,9 @@ class UniMSEProcessor(ProcessorMixin):
                     f"{name} must be a (frames, dim) array of numbers (numpy, list or tensor), got "
                     f"{type(item).__name__}: {error}"
                 ) from error
+            if array.numel() == 0 and (array.ndim == 1 or array.shape[0] == 0):  # [] or (0, dim): no frames
+                arrays.append(None)
+                continue
             if array.ndim != 2:
                 raise ValueError(f"{name} must be 2-D (frames, dim), got shape {tuple(array.shape)}")
             dim = array.shape[1]
@@ -294,13 +300,15 @@ class UniMSEProcessor(ProcessorMixin):
                 "acoustic": acoustic, "visual": visual,
             }  # fmt: skip
             per_sample = {name: self._per_sample(name, value, len(texts), single) for name, value in columns.items()}
+            defaults = {"speaker": "", "context_before": (), "context_after": ()}
             inputs = [
                 self.build_input_text(
                     t,
-                    speaker=per_sample["speaker"][i] or "",
-                    context_before=per_sample["context_before"][i] or (),
+                    **{
+                        name: defaults[name] if per_sample[name][i] is None else per_sample[name][i]
+                        for name in ("speaker", "context_before", "context_after")
+                    },
                     speakers_before=per_sample["speakers_before"][i],
-                    context_after=per_sample["context_after"][i] or (),
                     speakers_after=per_sample["speakers_after"][i],
                 )
                 for i, t in enumerate(texts)
