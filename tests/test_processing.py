@@ -305,3 +305,24 @@ def test_auto_processor_from_a_model_folder(tmp_path, tokenizer):
     tiny_unimse_config().save_pretrained(tmp_path)
     UniMSEProcessor(tokenizer).save_pretrained(tmp_path)
     assert isinstance(AutoProcessor.from_pretrained(tmp_path), unimse_hf.UniMSEProcessor)
+
+
+def test_saved_processor_loads_as_remote_code_without_unimse_hf(tmp_path, tokenizer):
+    """The save folder carries auto_map + processing_unimse.py + labels.py: plain transformers can load it."""
+    import os
+    import subprocess
+    import sys
+
+    UniMSEProcessor(tokenizer, context_window=1).save_pretrained(tmp_path / "proc")
+    assert {"processing_unimse.py", "labels.py"} <= set(os.listdir(tmp_path / "proc"))
+    script = (
+        "import sys; from transformers import AutoProcessor; "
+        f"p = AutoProcessor.from_pretrained({str(tmp_path / 'proc')!r}, trust_remote_code=True); "
+        "assert 'unimse_hf' not in sys.modules, 'unimse_hf was imported'; "
+        "print(type(p).__module__, p.build_input_text('c', context_before=['a', 'b']))"
+    )
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf_home"))
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    module, text = result.stdout.strip().split(" ", 1)
+    assert module.startswith("transformers_modules.") and text == "sst2 sentence: b </s> c"
