@@ -73,7 +73,6 @@ EMOTION_ALIASES: dict[str, str] = {
     **IEMOCAP_ABBREVIATIONS,
     "happy": "joy",
     "happiness": "joy",
-    "sad": "sadness",
     "angry": "anger",
     "frust": "frustrated",
     "frustration": "frustrated",
