@@ -81,10 +81,21 @@ def rows_to_dataset_dict(rows: list[dict]) -> DatasetDict:
     )
 
 
-def _read(
+def read_corpus(
     corpus: str, source: str | Path, features: str | Path | None, report: BuildReport, show_progress: bool
 ) -> tuple[DatasetDict, dict[str, str], dict[str, str]]:
-    """Read one corpus with its ``hub_datasets`` reader; returns the splits, source sha256s and feature sets."""
+    """Read one corpus with its ``hub_datasets`` reader.
+
+    Args:
+        corpus: corpus name (a key of ``hub_datasets.READERS``).
+        source: the reader's source path.
+        features: the reader's frame-feature path, or ``None``.
+        report: receives the reader's counts (step ``read``).
+        show_progress: show the hashing progress bar.
+
+    Returns:
+        ``(splits, sha256 per source file relative to the source folder, modality -> feature set)``.
+    """
     from hub_datasets import READERS
 
     if corpus not in READERS:
@@ -186,7 +197,7 @@ def build_dataset(
     hashes: dict[str, dict[str, str]] = {}
     feature_sets: dict[str, dict[str, str]] = {}
     for corpus in (c for c in CORPORA if c in sources):
-        splits, hashes[corpus], feature_sets[corpus] = _read(
+        splits, hashes[corpus], feature_sets[corpus] = read_corpus(
             corpus, sources[corpus], features.get(corpus), report, show_progress
         )
         corpora[corpus] = filter_evaluated_labels(corpus, splits, report)
