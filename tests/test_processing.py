@@ -69,7 +69,7 @@ def test_meld_input_text_matches_spec(processor, index):
     row = rows[index]
     assert processor.build_input_text(**row) == MELD_EXPECTED[index]
     # the batch path builds the same text
-    ids = processor.process_rows([row])["input_ids"][0].tolist()
+    ids = processor.process_rows([row | {"corpus": "meld"}])["input_ids"][0].tolist()
     assert ids == processor.tokenizer(MELD_EXPECTED[index])["input_ids"]
 
 
@@ -111,6 +111,21 @@ def test_msa_and_iemocap_style_inputs(processor):
     # IEMOCAP: per-speaker windows without speaker names
     text = processor.build_input_text("now", context_before=["one", "two", "three"], context_after=["later"])
     assert text == "sst2 sentence: two three </s> now </s> later"
+
+
+def test_speaker_names_only_for_meld_rows_by_default(tokenizer):
+    """IEMOCAP rows carry actor ids as ``speaker``; the paper writes speaker names for MELD only (spec §1.3)."""
+    row = {"text": "now", "speaker": "Ses01_F", "context_before": ["before"], "speakers_before": [""],
+           "context_after": ["after"], "speakers_after": ["Ses01_M"]}  # fmt: skip
+    rows = [row | {"corpus": "iemocap"}, row | {"corpus": "meld"}]
+    decode = tokenizer.batch_decode
+    texts = decode(UniMSEProcessor(tokenizer).process_rows(rows)["input_ids"], skip_special_tokens=True)
+    assert texts[0] == "sst2 sentence: before now after"  # the </s> fences are special tokens
+    assert texts[1] == "sst2 sentence: before Ses01_F now Ses01_M after"
+    everyone = UniMSEProcessor(tokenizer, speaker_corpora=None).process_rows(rows)["input_ids"]
+    assert decode(everyone, skip_special_tokens=True) == [texts[1], texts[1]]
+    with pytest.raises(ValueError, match=r"speaker_corpora must name corpora of .* got \['friends'\]"):
+        UniMSEProcessor(tokenizer, speaker_corpora=["meld", "friends"])
 
 
 def test_plain_python_batch_call(processor):
@@ -281,7 +296,8 @@ def test_bad_options_raise(tokenizer, kwargs, message):
 def test_save_pretrained_round_trip(tmp_path, tokenizer):
     processor = UniMSEProcessor(
         tokenizer, prefix="msa: ", context_window=1, context_mode="past", use_speakers=False,
-        max_source_length=64, max_target_length=16, acoustic_dim=6, visual_dim=None,
+        speaker_corpora=["meld", "iemocap"], max_source_length=64, max_target_length=16, acoustic_dim=6,
+        visual_dim=None,
     )  # fmt: skip
     processor.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "processor_config.json").read_text())
@@ -289,8 +305,8 @@ def test_save_pretrained_round_trip(tmp_path, tokenizer):
     row = meld_dialogue_rows()[2]
     for loaded in (UniMSEProcessor.from_pretrained(tmp_path), AutoProcessor.from_pretrained(tmp_path)):
         assert isinstance(loaded, UniMSEProcessor)
-        options = ("prefix", "context_window", "context_mode", "use_speakers", "max_source_length",
-                   "max_target_length", "acoustic_dim", "visual_dim")  # fmt: skip
+        options = ("prefix", "context_window", "context_mode", "use_speakers", "speaker_corpora",
+                   "max_source_length", "max_target_length", "acoustic_dim", "visual_dim")  # fmt: skip
         assert {k: getattr(loaded, k) for k in options} == {k: getattr(processor, k) for k in options}
         assert loaded.build_input_text(**row) == processor.build_input_text(**row) == (
             "msa: Well! Well! Well! Joey Tribbiani! So you came back huh? They </s> What are you talkin’ about? "

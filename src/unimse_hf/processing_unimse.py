@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from transformers import BatchFeature, ProcessorMixin
 
-from .labels import UniversalLabel, parse_universal_label
+from .labels import CORPORA, UniversalLabel, parse_universal_label
 
 CONTEXT_MODES = ("bidirectional", "past")
 MODALITIES = ("acoustic", "visual")
@@ -54,7 +54,9 @@ class UniMSEProcessor(ProcessorMixin):
         prefix: prompt put in front of every input (spec §1.3: ``"sst2 sentence: "``).
         context_window: ERC utterances taken on each side of the target (spec: 2).
         context_mode: ``"bidirectional"`` (the paper: past and future utterances) or ``"past"`` (streaming use).
-        use_speakers: write ``"Speaker text"`` for every utterance that has a speaker name (MELD in the paper).
+        use_speakers: write ``"Speaker text"`` for every utterance that has a speaker name.
+        speaker_corpora: in :meth:`process_rows`, the corpora whose rows keep their speaker names (spec §1.3: MELD
+            only; IEMOCAP rows carry actor ids as ``speaker`` but the paper writes none). ``None``: every corpus.
         max_source_length: input token limit (EOS included); longer inputs are cut on the tokenizer's
             ``truncation_side`` with a :class:`UniMSEDataWarning`.
         max_target_length: target token limit (EOS included) for ``text_target``.
@@ -79,6 +81,7 @@ class UniMSEProcessor(ProcessorMixin):
         context_window: int = 2,
         context_mode: str = "bidirectional",
         use_speakers: bool = True,
+        speaker_corpora: Sequence[str] | None = ("meld",),
         max_source_length: int = 512,
         max_target_length: int = 32,
         acoustic_dim: int | None = 64,
@@ -95,6 +98,10 @@ class UniMSEProcessor(ProcessorMixin):
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+        if speaker_corpora is not None:
+            unknown = [c for c in _check_str_list("speaker_corpora", speaker_corpora) if c not in CORPORA]
+            if unknown:
+                raise ValueError(f"speaker_corpora must name corpora of {CORPORA} (or be None), got {unknown}")
         for name, value in (("acoustic_dim", acoustic_dim), ("visual_dim", visual_dim)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive int or None, got {value!r}")
@@ -102,6 +109,7 @@ class UniMSEProcessor(ProcessorMixin):
         self.context_window = context_window
         self.context_mode = context_mode
         self.use_speakers = bool(use_speakers)
+        self.speaker_corpora = None if speaker_corpora is None else list(speaker_corpora)
         self.max_source_length = max_source_length
         self.max_target_length = max_target_length
         self.acoustic_dim = acoustic_dim
@@ -349,10 +357,16 @@ class UniMSEProcessor(ProcessorMixin):
         return list(value)
 
     def process_rows(self, rows: Sequence[dict[str, Any]], *, target_column: str | None = None) -> BatchFeature:
-        """Process rows of the unified dataset (``text``, ``speaker``, ``context_*``, ``speakers_*``, optional
-        ``acoustic``/``visual``); ``target_column`` (e.g. ``"universal_label"``) gives ``labels``."""
+        """Process rows of the unified dataset (``text``, ``corpus``, ``speaker``, ``context_*``, ``speakers_*``,
+        optional ``acoustic``/``visual``); ``target_column`` (e.g. ``"universal_label"``) gives ``labels``.
+        Speaker names are dropped from rows whose ``corpus`` is not in ``speaker_corpora``."""
         columns = ("speaker", "context_before", "speakers_before", "context_after", "speakers_after")
         kwargs = {name: [row.get(name) for row in rows] for name in columns + MODALITIES}
+        if self.speaker_corpora is not None:
+            for i, row in enumerate(rows):
+                if row.get("corpus") not in self.speaker_corpora:
+                    kwargs["speaker"][i] = None
+                    kwargs["speakers_before"][i] = kwargs["speakers_after"][i] = None
         if target_column is not None:
             missing = [i for i, row in enumerate(rows) if row.get(target_column) is None]
             if missing:
