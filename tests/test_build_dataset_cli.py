@@ -88,3 +88,45 @@ def test_official_mixture_and_argument_errors(source, tmp_path):
     with pytest.raises(SystemExit, match="official v4 labels of mosi"):
         main(["build-dataset", "mosi", "--source", str(source / "mosi"), "--out", str(out), "--no-progress",
               "--pseudo-labels", "official"])
+
+
+def _mmsa_features(path, corpus, audio_dim, vision_dim):
+    """A tiny MMSA unaligned pickle for the synthetic MMSA rows (ids ``{corpus}vid$_${i}``; row 1 absent)."""
+    import pickle
+
+    import numpy as np
+
+    rng = np.random.default_rng(audio_dim)
+    data = {}
+    for split, mode in (("train", "train"), ("valid", "valid"), ("test", "test")):
+        ids = [f"{corpus}vid$_${i}" for i, (_, _, m) in enumerate(MMSA_ROWS) if m == mode and i != 1]
+        data[split] = {"id": np.array(ids), "raw_text": np.array(["x"] * len(ids)),
+                       "audio": rng.normal(size=(len(ids), 4, audio_dim)).astype(np.float32),
+                       "vision": rng.normal(size=(len(ids), 4, vision_dim)).astype(np.float32),
+                       "audio_lengths": [3] * len(ids), "vision_lengths": [2] * len(ids)}
+    path.write_bytes(pickle.dumps(data, protocol=4))
+    return path
+
+
+def test_mixture_features_are_padded_and_filled(source, tmp_path):
+    import numpy as np
+
+    encoder = save_tiny_encoder(tmp_path / "encoder")
+    out = tmp_path / "hub"
+    code = main(["build-dataset", "moseld", "--source", str(source), "--out", str(out), "--no-progress",
+                 "--pseudo-labels", str(encoder), "--feature-format", "mmsa",
+                 "--features", f"mosi={_mmsa_features(tmp_path / 'mosi.pkl', 'mosi', 3, 2)}",
+                 "--features", f"mosei={_mmsa_features(tmp_path / 'mosei.pkl', 'mosei', 5, 2)}"])
+    assert code == 0
+    ds = _load(out, "moseld", tmp_path)
+    assert ds["train"].features["acoustic"].shape == (None, 5) and ds["train"].features["visual"].shape == (None, 2)
+    shapes = {(r["corpus"], r["id"]): np.asarray(r["acoustic"]).shape
+              for r in ds["train"].with_format("numpy")}
+    assert shapes[("mosi", "mosivid$_$0")] == (3, 5) and shapes[("mosei", "moseivid$_$0")] == (3, 5)
+    assert shapes[("mosi", "mosivid$_$1")] == (0, 5)  # id without features: zero frames (reader)
+    assert all(shape == (0, 5) for (corpus, _), shape in shapes.items() if corpus == "meld")
+    mosi0 = next(r for r in ds["train"].with_format("numpy") if r["id"] == "mosivid$_$0")
+    assert not mosi0["acoustic"][:, 3:].any()  # zero-padded from 3 to 5 dims
+    info = (out / "README.md").read_text()
+    assert "acoustic zero-padded from 3 to 5 dims per frame" in info
+    assert "no acoustic features: zero-frame (0, 5) arrays added" in info

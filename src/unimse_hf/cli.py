@@ -53,6 +53,10 @@ sources (--source, --features; repeatable, shape [CORPUS=]PATH):
                 sub-folder per member corpus (PATH/mosi, PATH/mosei, ...); CORPUS=PATH entries override it
   A source for a corpus that is not a member of CONFIG only serves as a pseudo-label donor pool (needs
   --pseudo-labels MODEL), e.g. `build-dataset mos --source data --source meld=data/meld --pseudo-labels M`.
+  --features also takes CORPUS.MODALITY=PATH (one file per modality, e.g. CMU .csd:
+  --features mosi.acoustic=COVAREP.csd --features mosi.visual=FACET.csd). In a mixture, per-frame dims are
+  zero-padded to the largest and corpora without features get zero-frame arrays (counted in the report).
+  --feature-format [CORPUS=]FORMAT is passed to the readers (default: detected; see hub_datasets/README.md).
 
 pseudo-labels:
   (none)        single corpora only: its own gold fields, the others empty with origin "missing", no
@@ -106,6 +110,43 @@ def _corpus_paths(values: list[str], members: tuple[str, ...], option: str, *, r
     return paths
 
 
+def _feature_sources(values: list[str], members: tuple[str, ...]) -> dict[str, Path | dict[str, Path]]:
+    """``--features`` values -> corpus -> path, or corpus -> {modality: path} for ``CORPUS.MODALITY=PATH``."""
+    from .data.schema import CORPORA, MODALITIES
+
+    per_modality: dict[str, dict[str, Path]] = {}
+    rest: list[str] = []
+    for value in values:
+        key, sep, path = value.partition("=")
+        corpus, dot, modality = key.partition(".")
+        if sep and dot and corpus in CORPORA:
+            if modality not in MODALITIES:
+                raise SystemExit(f"build-dataset: --features {value!r}: MODALITY must be one of {MODALITIES}")
+            per_modality.setdefault(corpus, {})[modality] = Path(path)
+        else:
+            rest.append(value)
+    paths: dict[str, Path | dict[str, Path]] = dict(_corpus_paths(rest, members, "--features", required=False))
+    clash = sorted(set(paths) & set(per_modality))
+    if clash:
+        raise SystemExit(f"build-dataset: --features gives {clash} both one PATH and per-modality paths")
+    paths.update(per_modality)
+    return paths
+
+
+def _feature_formats(values: list[str], members: tuple[str, ...]) -> dict[str, str]:
+    """``--feature-format [CORPUS=]FORMAT`` values -> corpus -> format (a bare FORMAT applies to every member)."""
+    from .data.schema import CORPORA
+
+    formats: dict[str, str] = {}
+    for value in values:
+        corpus, sep, name = value.partition("=")
+        if sep and corpus in CORPORA:
+            formats[corpus] = name
+        else:
+            formats.update({c: value for c in members if c not in formats})
+    return formats
+
+
 def _score_precision(value: str) -> int | None:
     if value == "full":
         return None
@@ -127,10 +168,11 @@ def _build_dataset(args: argparse.Namespace) -> int:
         disable_progress_bars()
     members = CONFIGS[args.config]
     sources = _corpus_paths(args.source, members, "--source", required=True)
-    features = _corpus_paths(args.features, members, "--features", required=False)
+    features = _feature_sources(args.features, members)
     try:
         result = build_dataset(
-            args.config, sources, args.out, features=features, pseudo_labels=args.pseudo_labels,
+            args.config, sources, args.out, features=features,
+            feature_formats=_feature_formats(args.feature_format, members), pseudo_labels=args.pseudo_labels,
             pooling=args.pooling, batch_size=args.batch_size, max_length=args.max_length, device=args.device,
             seed=args.seed, score_precision=args.score_precision, max_rows_per_shard=args.max_rows_per_shard,
             push_to_hub=args.push_to_hub, private=not args.public, show_progress=not args.no_progress,
@@ -168,8 +210,10 @@ def _add_build_dataset_parser(subparsers) -> None:
     parser.add_argument("--source", action="append", required=True, metavar="[CORPUS=]PATH",
                         help="source of a corpus (repeatable; see below)")
     parser.add_argument("--out", required=True, type=Path, help="Hub folder to write (other configs are kept)")
-    parser.add_argument("--features", action="append", default=[], metavar="[CORPUS=]PATH",
-                        help="frame-feature file/folder of a corpus (repeatable; same shape as --source)")
+    parser.add_argument("--features", action="append", default=[], metavar="[CORPUS[.MODALITY]=]PATH",
+                        help="frame-feature file of a corpus (repeatable; same shape as --source, see below)")
+    parser.add_argument("--feature-format", action="append", default=[], metavar="[CORPUS=]FORMAT",
+                        help="feature file layout given to the reader (default: detected)")
     parser.add_argument("--pseudo-labels", metavar="MODEL|official", default=None,
                         help="fill the fields a corpus lacks: 'official' (v4 CSVs) or an encoder path / Hub id")
     parser.add_argument("--pooling", choices=POOLING_MODES, default="auto",

@@ -20,11 +20,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from datasets import Dataset, DatasetDict
 from huggingface_hub import HfApi
 from tqdm.auto import tqdm
 
 from .. import __version__
+from .frame_features import align_frame_features
 from .hub_folder import write_config
 from .mixtures import MIXTURES, build_mixture, filter_evaluated_labels
 from .official_labels import apply_official_labels, official_label_files
@@ -37,6 +39,8 @@ from .universal_labels import write_universal_labels
 #: config name -> member corpora
 CONFIGS: dict[str, tuple[str, ...]] = {**{corpus: (corpus,) for corpus in CORPORA}, **MIXTURES}
 OFFICIAL = "official"
+#: a reader's ``features`` argument: one file/folder, or one per modality (``.csd`` files).
+FeatureSource = str | Path | Mapping[str, str | Path]
 
 
 @dataclass
@@ -63,12 +67,13 @@ def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
 def rows_to_dataset_dict(rows: list[dict]) -> DatasetDict:
     """Unified-schema rows -> ``DatasetDict`` with the splits present in :data:`SPLITS` order.
 
-    Feature dims are taken from the first row holding an array of each modality.
+    Feature dims are taken from the first row holding an array of each modality (zero-frame ``(0, d)``
+    arrays included).
     """
     dims: dict[str, int | None] = {}
     for modality in MODALITIES:
         first = next((row[modality] for row in rows if row.get(modality) is not None), None)
-        dims[modality] = None if first is None else len(first[0])
+        dims[modality] = None if first is None else int(np.asarray(first, dtype=np.float32).shape[1])
     features = unified_features(acoustic_dim=dims["acoustic"], visual_dim=dims["visual"])
     by_split: dict[str, list[dict]] = {}
     for row in rows:
@@ -82,16 +87,22 @@ def rows_to_dataset_dict(rows: list[dict]) -> DatasetDict:
 
 
 def read_corpus(
-    corpus: str, source: str | Path, features: str | Path | None, report: BuildReport, show_progress: bool
+    corpus: str,
+    source: str | Path,
+    features: FeatureSource | None,
+    report: BuildReport,
+    show_progress: bool,
+    feature_format: str | None = None,
 ) -> tuple[DatasetDict, dict[str, str], dict[str, str]]:
     """Read one corpus with its ``hub_datasets`` reader.
 
     Args:
         corpus: corpus name (a key of ``hub_datasets.READERS``).
         source: the reader's source path.
-        features: the reader's frame-feature path, or ``None``.
+        features: the reader's frame-feature path (or ``{"acoustic": path, "visual": path}``), or ``None``.
         report: receives the reader's counts (step ``read``).
         show_progress: show the hashing progress bar.
+        feature_format: the reader's ``feature_format`` (``None``: detected).
 
     Returns:
         ``(splits, sha256 per source file relative to the source folder, modality -> feature set)``.
@@ -100,7 +111,7 @@ def read_corpus(
 
     if corpus not in READERS:
         raise ValueError(f"no reader for corpus {corpus!r} yet; readers exist for {sorted(READERS)}")
-    rows, read_report = READERS[corpus](source, features=features)
+    rows, read_report = READERS[corpus](source, features=features, feature_format=feature_format)
     report.update(BuildReport.from_records(read_report.to_records()))
     files = sorted({Path(p) for p in read_report.sources.values() if Path(p).is_file()})
     bar = tqdm(files, desc=f"sha256 {corpus} sources", disable=not show_progress)
@@ -135,7 +146,8 @@ def build_dataset(
     sources: Mapping[str, str | Path],
     out_dir: str | Path,
     *,
-    features: Mapping[str, str | Path] | None = None,
+    features: Mapping[str, FeatureSource] | None = None,
+    feature_formats: Mapping[str, str] | None = None,
     pseudo_labels: str | None = None,
     embedder: EmbedFn | None = None,
     pooling: str = "auto",
@@ -157,7 +169,10 @@ def build_dataset(
         sources: corpus -> source path given to its reader; must cover every member of the config. Other
             corpora serve only as pseudo-label donors (they need a model as ``pseudo_labels``).
         out_dir: the Hub folder to write into (other configs already there are kept).
-        features: corpus -> frame-feature path given to its reader.
+        features: corpus -> frame features given to its reader (a path, or modality -> path). In a mixture,
+            per-frame dims are zero-padded to the largest and corpora without features get zero-frame arrays
+            (:func:`~.frame_features.align_frame_features`).
+        feature_formats: corpus -> the reader's ``feature_format`` (default: detected).
         pseudo_labels: ``None`` (no pseudo-labels), ``"official"`` (v4 CSVs) or an encoder path / Hub id.
         embedder: a ready ``texts -> embeddings`` callable used instead of loading ``pseudo_labels``
             (``pseudo_labels`` then only names it in the build info).
@@ -191,14 +206,14 @@ def build_dataset(
             f"mixture {config!r} needs pseudo_labels (an encoder model or 'official') so that its training rows "
             "carry universal labels, got None"
         )
-    features = dict(features or {})
+    features, feature_formats = dict(features or {}), dict(feature_formats or {})
     report = BuildReport()
     corpora: dict[str, DatasetDict] = {}
     hashes: dict[str, dict[str, str]] = {}
     feature_sets: dict[str, dict[str, str]] = {}
     for corpus in (c for c in CORPORA if c in sources):
         splits, hashes[corpus], feature_sets[corpus] = read_corpus(
-            corpus, sources[corpus], features.get(corpus), report, show_progress
+            corpus, sources[corpus], features.get(corpus), report, show_progress, feature_formats.get(corpus)
         )
         corpora[corpus] = filter_evaluated_labels(corpus, splits, report)
 
@@ -231,7 +246,11 @@ def build_dataset(
                 split: write_universal_labels(ds, precision=score_precision, report=report)
                 for split, ds in corpora[corpus].items()
             })
-    dataset = corpora[config] if len(members) == 1 else build_mixture(config, corpora, seed=seed, report=report)
+    if len(members) == 1:
+        dataset = corpora[config]
+    else:
+        aligned = align_frame_features({c: corpora[c] for c in members}, report)
+        dataset = build_mixture(config, aligned, seed=seed, report=report)
 
     info = {
         "corpora": list(members),
