@@ -252,6 +252,14 @@ def test_beam_search_batch_equals_one_sample_at_a_time(fusion_in_decoder):
         assert batched[i].tolist() == alone[0].tolist()
 
 
+def test_forward_rejects_misspelled_modality_kwargs():
+    model = random_model()
+    inputs = make_inputs(model.config)
+    inputs["visual_feats"] = inputs.pop("visual_features")
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments \['visual_feats'\]"):
+        model(**inputs, labels=labels_for(model.config))
+
+
 def test_generate_rejects_misspelled_modality_kwargs():
     model = random_model()
     inputs = make_inputs(model.config)

@@ -25,11 +25,14 @@ from transformers.models.t5.modeling_t5 import (
     T5PreTrainedModel,
     T5Stack,
 )
-from transformers.utils.generic import can_return_tuple
+from transformers.utils.generic import TransformersKwargs, can_return_tuple
 
 from .configuration_unimse import UniMSEConfig
 
 MODALITIES = ("acoustic", "visual")
+# Keyword arguments forward() passes on to the T5 stacks; anything else is a caller's mistake (e.g. a misspelt
+# modality argument), which must not be ignored silently.
+PASSTHROUGH_KWARGS = frozenset(TransformersKwargs.__annotations__)
 
 
 @dataclass
@@ -415,6 +418,12 @@ class UniMSEForConditionalGeneration(UniMSEPreTrainedModel, T5ForConditionalGene
             [`UniMSESeq2SeqLMOutput`]: `loss` is the token cross-entropy (the contrastive terms are added by the
             trainer from `text_embeds`/`acoustic_embeds`/`visual_embeds`).
         """
+        unknown = sorted(set(kwargs) - PASSTHROUGH_KWARGS)
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__}.forward() got unexpected keyword arguments {unknown}; the modality inputs "
+                "are acoustic_features, acoustic_mask, visual_features, visual_mask"
+            )
         ran_encoder = encoder_outputs is None
         if ran_encoder:
             encoder_outputs = self.encoder(
