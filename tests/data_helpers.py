@@ -72,3 +72,19 @@ def save_tiny_encoder(path, *, sentence_transformers_layout: bool = False):
             {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
         ]))
     return path
+
+
+def write_iemocap_release(root, dialogues):
+    """A minimal ``IEMOCAP_full_release``-shaped folder: ``{(session, dialogue): [(turn, label, text)]}``."""
+    for (session, dialogue), turns in dialogues.items():
+        base = root / f"Session{session}" / "dialog"
+        (base / "transcriptions").mkdir(parents=True, exist_ok=True)
+        (base / "EmoEvaluation").mkdir(parents=True, exist_ok=True)
+        lines, blocks = [], ["% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]", ""]
+        for k, (turn, label, text) in enumerate(turns):
+            start, end = 1.0 + 2 * k, 2.0 + 2 * k
+            lines.append(f"{dialogue}_{turn} [{start:08.4f}-{end:08.4f}]: {text}")
+            blocks += [f"[{start:.4f} - {end:.4f}]\t{dialogue}_{turn}\t{label}\t[2.5000, 2.5000, 2.5000]", ""]
+        (base / "transcriptions" / f"{dialogue}.txt").write_text("\n".join(lines) + "\n")
+        (base / "EmoEvaluation" / f"{dialogue}.txt").write_text("\n".join(blocks))
+    return root

@@ -85,6 +85,8 @@ def test_official_mixture_and_argument_errors(source, tmp_path):
     with pytest.raises(SystemExit, match="only serve as pseudo-label donors"):
         main(["build-dataset", "mosi", "--source", str(source / "mosi"), "--source", f"meld={source / 'meld'}",
               "--out", str(out), "--no-progress"])
+    with pytest.raises(SystemExit, match=r"covers \('mosi', 'mosei', 'meld'\) only"):
+        main(["build-dataset", "iemocap", "--source", str(source), "--out", str(out), "--pseudo-labels", "official"])
     with pytest.raises(SystemExit, match="official v4 labels of mosi"):
         main(["build-dataset", "mosi", "--source", str(source / "mosi"), "--out", str(out), "--no-progress",
               "--pseudo-labels", "official"])
@@ -130,3 +132,35 @@ def test_mixture_features_are_padded_and_filled(source, tmp_path):
     info = (out / "README.md").read_text()
     assert "acoustic zero-padded from 3 to 5 dims per frame" in info
     assert "no acoustic features: zero-frame (0, 5) arrays added" in info
+
+
+IEMOCAP = {
+    (1, "Ses01F_impro01"): [("F000", "hap", "i love it"), ("M000", "fru", "this is bad"), ("F001", "neu", "ok"),
+                            ("M001", "sur", "wow")],
+    (5, "Ses05F_impro01"): [("F000", "ang", "no"), ("M000", "exc", "yes great")],
+}
+
+
+def test_moseldmp_with_iemocap_and_the_public_push_refusal(source, tmp_path, capsys):
+    from data_helpers import write_iemocap_release
+
+    write_iemocap_release(source / "iemocap", IEMOCAP)
+    encoder = save_tiny_encoder(tmp_path / "encoder")
+    api = MagicMock()
+    api.repo_info.return_value = SimpleNamespace(private=False, gated=False)
+    out = tmp_path / "hub"
+    args = ["build-dataset", "moseldmp", "--source", str(source), "--out", str(out), "--no-progress",
+            "--pseudo-labels", str(encoder)]
+    with patch("unimse_hf.data.publish.HfApi", return_value=api), pytest.raises(SystemExit, match="refusing"):
+        main([*args, "--push-to-hub", "me/public", "--public"])
+    api.upload_folder.assert_not_called()
+    ds = _load(out, "moseldmp", tmp_path)  # the folder was written before the refused push
+    assert "test_iemocap" in ds and "validation_iemocap" not in ds  # no IEMOCAP validation dialogue here
+    train = list(ds["train"])
+    iem = {r["id"]: r for r in train if r["corpus"] == "iemocap"}
+    assert "Ses01F_impro01_M001" not in iem  # 'sur' dropped by the reader
+    assert iem["Ses01F_impro01_M000"]["score"] == pytest.approx(-1.4)  # the one negative MSA training donor
+    assert iem["Ses01F_impro01_F001"]["universal_label"] == "neutral,0.0,neutral,neutral"
+    mosi_sad = next(r for r in train if r["corpus"] == "mosi" and r["text"] == "so sad")
+    assert mosi_sad["iemocap_emotion"] == "frustrated" and mosi_sad["iemocap_emotion_origin"] == "pseudo"
+    assert "IEMOCAP is licensed by USC SAIL" in (out / "README.md").read_text()

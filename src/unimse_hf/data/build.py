@@ -29,7 +29,7 @@ from .. import __version__
 from .frame_features import align_frame_features
 from .hub_folder import write_config
 from .mixtures import MIXTURES, build_mixture, filter_evaluated_labels
-from .official_labels import apply_official_labels, official_label_files
+from .official_labels import OFFICIAL_CORPORA, apply_official_labels, official_label_files
 from .pseudo_labels import EmbedFn, assign_pseudo_labels
 from .publish import push_hub_folder
 from .report import BuildReport
@@ -65,7 +65,7 @@ def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
 
 
 def rows_to_dataset_dict(rows: list[dict]) -> DatasetDict:
-    """Unified-schema rows -> ``DatasetDict`` with the splits present in :data:`SPLITS` order.
+    """Unified-schema rows -> ``DatasetDict`` with every split of :data:`SPLITS` (empty when it has no rows).
 
     Feature dims are taken from the first row holding an array of each modality (zero-frame ``(0, d)``
     arrays included).
@@ -81,9 +81,11 @@ def rows_to_dataset_dict(rows: list[dict]) -> DatasetDict:
     unknown = sorted(set(by_split) - set(SPLITS))
     if unknown:
         raise ValueError(f"rows must have split in {SPLITS}, got {unknown}")
-    return DatasetDict(
-        {split: Dataset.from_list(by_split[split], features=features) for split in SPLITS if split in by_split}
-    )
+    return DatasetDict({
+        split: Dataset.from_list(by_split[split], features=features) if split in by_split
+        else Dataset.from_dict({name: [] for name in features}, features=features)
+        for split in SPLITS
+    })
 
 
 def read_corpus(
@@ -201,6 +203,12 @@ def build_dataset(
             f"sources for {donors_only} (not members of {config!r}) only serve as pseudo-label donors, so "
             f"pseudo_labels must name an encoder model, got {pseudo_labels!r}"
         )
+    no_official = [c for c in members if c not in OFFICIAL_CORPORA]
+    if pseudo_labels == OFFICIAL and no_official:
+        raise ValueError(
+            f"pseudo_labels='official' covers {OFFICIAL_CORPORA} only (no official v4 file for {no_official}); "
+            f"build {config!r} with an encoder model as pseudo_labels"
+        )
     if len(members) > 1 and pseudo_labels is None:
         raise ValueError(
             f"mixture {config!r} needs pseudo_labels (an encoder model or 'official') so that its training rows "
@@ -220,7 +228,7 @@ def build_dataset(
     pseudo_info: dict = {"method": "none"}
     if pseudo_labels == OFFICIAL:
         corpora = apply_official_labels({c: corpora[c] for c in members}, sources, report)
-        for corpus in (c for c in members if c in ("mosi", "mosei", "meld")):
+        for corpus in members:
             for path in official_label_files(corpus, sources[corpus]):
                 hashes[corpus][_source_name(path, sources[corpus])] = sha256_file(path)
         pseudo_info = {"method": "official", "files": "UniMSE PR #19 v4 universal-label CSVs"}

@@ -101,7 +101,8 @@ def write_config(
     Args:
         folder: the Hub folder (created if needed).
         config_name: config name (also the sub-folder of its parquet shards).
-        dataset: the splits to write.
+        dataset: the splits to write. Empty splits are not written (``datasets.load_dataset`` refuses a split
+            without rows); they are listed as ``empty_splits`` in the build info and the card.
         build_info: JSON-ready description of the build; must hold ``corpora`` (list of corpus names).
             ``rows`` (split -> count) is added here. Stored as ``build_info/<config>.json``.
         max_rows_per_shard: rows per parquet shard (a split of n rows gets ``ceil(n / max)`` shards).
@@ -119,13 +120,17 @@ def write_config(
     config_dir.mkdir(parents=True, exist_ok=True)
     for old in config_dir.glob("*.parquet"):
         old.unlink()
-    for split, ds in dataset.items():
+    written = {split: ds for split, ds in dataset.items() if len(ds)}
+    if not written:
+        raise ValueError(f"dataset must hold at least one row to write config {config_name!r}, got none")
+    for split, ds in written.items():
         num_shards = max(1, math.ceil(len(ds) / max_rows_per_shard))
         for index in range(num_shards):
             shard = ds.shard(num_shards=num_shards, index=index, contiguous=True)
             shard.to_parquet(str(config_dir / f"{split}-{index:05d}-of-{num_shards:05d}.parquet"))
-    info = {**build_info, "config": config_name, "splits": list(dataset),
-            "rows": {split: len(ds) for split, ds in dataset.items()}}
+    info = {**build_info, "config": config_name, "splits": list(written),
+            "rows": {split: len(ds) for split, ds in written.items()},
+            "empty_splits": [split for split in dataset if split not in written]}
     info_dir = folder / BUILD_INFO_DIR
     info_dir.mkdir(exist_ok=True)
     (info_dir / f"{config_name}.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
@@ -180,7 +185,8 @@ def _card_body(infos: Mapping[str, dict]) -> str:
     ]
     for name, info in infos.items():
         rows = ", ".join(f"{split} {info['rows'][split]:,}" for split in info["splits"])
-        lines.append(f"| `{name}` | {', '.join(info['corpora'])} | {rows} |")
+        empty = "".join(f", {split} (no rows, not written)" for split in info.get("empty_splits", []))
+        lines.append(f"| `{name}` | {', '.join(info['corpora'])} | {rows}{empty} |")
     lines += ["", "## Licences", ""]
     lines += [f"- **{c}**: {SOURCE_LICENSES[c][1]}" for c in corpora]
     if any(info.get("pseudo_labels", {}).get("method") == "official" for info in infos.values()):
