@@ -71,3 +71,10 @@ def test_missing_official_file_names_the_path(sources, tmp_path):
     rows = [make_row("mosei", "train", "x", "positive", row_id="v$_$1", score=1.0)]
     with pytest.raises(FileNotFoundError, match="unimse_universal_labels.csv"):
         apply_official_labels(make_corpora(rows), {"mosei": tmp_path}, BuildReport())
+
+
+def test_wrong_v4_columns_are_named(tmp_path):
+    (tmp_path / "unimse_universal_labels.csv").write_text("video_id,clip_id,text,label\nv,1,x,1.0\n")
+    rows = [make_row("mosi", "train", "x", "positive", row_id="v$_$1", score=1.0)]
+    with pytest.raises(ValueError, match=r"missing \['meld_label', 'iemocap_label', 'mode'\]"):
+        apply_official_labels(make_corpora(rows), {"mosi": tmp_path}, BuildReport())

@@ -40,6 +40,8 @@ MELD_V4_FILES: dict[str, str] = {
     "test": "test_sent_emo_v4.csv",
 }
 MSA_V4_FILE = "unimse_universal_labels.csv"
+MELD_V4_COLUMNS: tuple[str, ...] = ("Dialogue_ID", "Utterance_ID", "score_label", "iemocap_label")
+MSA_V4_COLUMNS: tuple[str, ...] = ("video_id", "clip_id", "meld_label", "iemocap_label", "mode")
 MSA_SPLITS: dict[str, str] = {"train": "train", "valid": "validation", "test": "test"}
 OFFICIAL_CORPORA: tuple[str, ...] = ("mosi", "mosei", "meld")
 
@@ -101,10 +103,17 @@ def read_official_labels(corpus: str, source: str | Path, report: BuildReport) -
     for path in official_label_files(corpus, source):
         if not path.is_file():
             raise FileNotFoundError(f"official v4 labels of {corpus}: expected file {path}, not found")
+        meld_split = next((s for s, name in MELD_V4_FILES.items() if name == path.name), "")
         with path.open(newline="", encoding="utf-8") as handle:
-            for rec in csv.DictReader(handle):
+            reader = csv.DictReader(handle)
+            required = MELD_V4_COLUMNS if corpus == "meld" else MSA_V4_COLUMNS
+            missing = [c for c in required if c not in (reader.fieldnames or [])]
+            if missing:
+                raise ValueError(f"{path} must have the v4 columns {required}, missing {missing} "
+                                 f"(found {reader.fieldnames})")
+            for rec in reader:
                 if corpus == "meld":
-                    split = next(s for s, name in MELD_V4_FILES.items() if name == path.name)
+                    split = meld_split
                     if int(rec["Dialogue_ID"]) < 0:
                         report.add("note", STEP, corpus, split, "v4 padding row (Dialogue_ID = -1) skipped")
                         continue
