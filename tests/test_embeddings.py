@@ -48,3 +48,23 @@ def test_bad_arguments(encoder_dir):
         TextEmbedder(encoder_dir, pooling="max")
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
         TextEmbedder(encoder_dir, batch_size=0)
+
+
+def test_sentence_transformers_layout_of_a_hub_id(tmp_path):
+    """A Hub id: modules.json / 1_Pooling/config.json are fetched with hf_hub_download (mocked here)."""
+    from unittest.mock import patch
+
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    from unimse_hf.data.embeddings import _sentence_transformers_layout
+
+    st_dir = save_tiny_encoder(tmp_path / "st", sentence_transformers_layout=True)
+
+    def fake_download(repo_id, filename):
+        if repo_id == "org/st-model" and (st_dir / filename).is_file():
+            return str(st_dir / filename)
+        raise LocalEntryNotFoundError(f"{repo_id}/{filename}")
+
+    with patch("huggingface_hub.hf_hub_download", side_effect=fake_download):
+        assert _sentence_transformers_layout("org/st-model") == ("", "mean")
+        assert _sentence_transformers_layout("org/plain-bert") == ("", None)

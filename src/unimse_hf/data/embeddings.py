@@ -18,33 +18,49 @@ from tqdm.auto import tqdm
 #: ``pooler``: the model's ``pooler_output`` (BERT: tanh(dense(CLS)); what SimCSE/the paper use).
 #: ``cls``: the last hidden state of the first token. ``mean``: mask-weighted mean of the last hidden
 #: states (what sentence-transformers' MiniLM/MPNet models are trained for). ``auto``: the mode of a
-#: sentence-transformers ``1_Pooling/config.json`` if present, else ``pooler`` when the model has a
-#: pooler, else ``mean``.
+#: sentence-transformers ``1_Pooling/config.json`` if present (local folder, or Hub repo when reachable),
+#: else ``pooler`` when the model has a pooler, else ``mean``. Pass the mode explicitly when in doubt.
 POOLING_MODES: tuple[str, ...] = ("auto", "pooler", "cls", "mean")
 
 
-def _sentence_transformers_layout(path: Path) -> tuple[Path, str | None]:
-    """Folder holding the transformer weights and the pooling mode of a local sentence-transformers model.
+def _model_file(model_name_or_path: str | Path, filename: str) -> Path | None:
+    """``filename`` of a local model folder or of a Hub model (downloaded), or ``None`` if it has none.
 
-    Returns ``(path, None)`` for a plain transformers folder (or a Hub id, which has no local layout).
+    A Hub file that cannot be found (absent, or offline and not cached) counts as absent.
     """
-    modules_file = path / "modules.json"
-    if not modules_file.is_file():
-        return path, None
-    modules = json.loads(modules_file.read_text())
-    weights_dir, pooling = path, None
-    for module in modules:
-        module_type = str(module.get("type", ""))
-        module_dir = path / str(module.get("path", ""))
+    local = Path(model_name_or_path)
+    if local.is_dir():
+        return local / filename if (local / filename).is_file() else None
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    try:
+        return Path(hf_hub_download(str(model_name_or_path), filename))
+    except EntryNotFoundError:
+        return None
+
+
+def _sentence_transformers_layout(model_name_or_path: str | Path) -> tuple[str, str | None]:
+    """Sub-folder of the transformer weights and pooling mode of a sentence-transformers model.
+
+    Returns ``("", None)`` for a plain transformers model (no ``modules.json``).
+    """
+    modules_file = _model_file(model_name_or_path, "modules.json")
+    if modules_file is None:
+        return "", None
+    subfolder, pooling = "", None
+    for module in json.loads(modules_file.read_text()):
+        module_type, module_path = str(module.get("type", "")), str(module.get("path", ""))
         if module_type.endswith("Transformer"):
-            weights_dir = module_dir
+            subfolder = module_path
         elif module_type.endswith("Pooling"):
-            config = json.loads((module_dir / "config.json").read_text())
+            config_file = _model_file(model_name_or_path, f"{module_path}/config.json".lstrip("/"))
+            config = json.loads(config_file.read_text()) if config_file is not None else {}
             if config.get("pooling_mode_mean_tokens"):
                 pooling = "mean"
             elif config.get("pooling_mode_cls_token"):
                 pooling = "cls"
-    return weights_dir, pooling
+    return subfolder, pooling
 
 
 class TextEmbedder:
@@ -77,12 +93,11 @@ class TextEmbedder:
             raise ValueError(f"pooling must be one of {POOLING_MODES}, got {pooling!r}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        local = Path(model_name_or_path)
-        weights, st_pooling = _sentence_transformers_layout(local) if local.is_dir() else (model_name_or_path, None)
+        subfolder, st_pooling = _sentence_transformers_layout(model_name_or_path)
         self.model_name_or_path = str(model_name_or_path)
-        self.tokenizer = AutoTokenizer.from_pretrained(weights)
+        self.tokenizer = AutoTokenizer.from_pretrained(model_name_or_path, subfolder=subfolder)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.model = AutoModel.from_pretrained(weights).to(self.device).eval()
+        self.model = AutoModel.from_pretrained(model_name_or_path, subfolder=subfolder).to(self.device).eval()
         if pooling == "auto":
             has_pooler = getattr(self.model, "pooler", None) is not None
             pooling = st_pooling or ("pooler" if has_pooler else "mean")
