@@ -72,6 +72,8 @@ def test_mixture_with_a_tiny_encoder_and_mocked_push(source, tmp_path, capsys):
     # the only negative MSA *training* donor is "so sad" (-1.4); "bad" (-2.0) is a test row; no IEMOCAP donors
     assert (meld_sad["score"], meld_sad["score_origin"]) == (pytest.approx(-1.4), "pseudo")
     assert meld_sad["universal_label"] == "negative,-1.4,sadness,neutral"
+    card = (out / "README.md").read_text()
+    assert "local folder 'encoder'" in card and "model.safetensors" in card and str(tmp_path) not in card
     mosi_love = next(r for r in train if r["id"] == "mosivid$_$0" and r["corpus"] == "mosi")
     assert mosi_love["meld_emotion"] in ("joy", "surprise") and mosi_love["meld_emotion_origin"] == "pseudo"
 

@@ -131,6 +131,17 @@ def _source_name(path: Path, source: str | Path) -> str:
         return path.name
 
 
+def _model_provenance(model: str) -> dict:
+    """How the card names the encoder: a Hub id as given; a local folder by its name and weight sha256s
+    (the card must not expose local absolute paths)."""
+    path = Path(model)
+    if not path.is_dir():
+        return {"model": model}
+    weights = sorted(p for p in path.rglob("*") if p.suffix in (".safetensors", ".bin") and p.is_file())
+    return {"model": f"local folder {path.name!r}",
+            "model_weights_sha256": {p.relative_to(path).as_posix(): sha256_file(p) for p in weights}}
+
+
 def _features_info(dataset: DatasetDict, feature_sets: Mapping[str, Mapping[str, str]]) -> dict:
     features = next(iter(dataset.values())).features
     info = {}
@@ -241,7 +252,7 @@ def build_dataset(
         corpora, stats = assign_pseudo_labels(corpora, embedder, fill=members, report=report)
         pseudo_info = {
             "method": "nearest_neighbour",
-            "model": str(pseudo_labels),
+            **_model_provenance(pseudo_labels),
             "pooling": getattr(embedder, "pooling", None),
             "donor_corpora": [c for c in CORPORA if c in corpora],
             "rule": "top-1 cosine neighbour of the same polarity among training rows only; pools restricted to "
