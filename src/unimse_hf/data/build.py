@@ -10,7 +10,11 @@ Used by ``unimse-hf build-dataset``. A config is a single corpus (``mosi``, ``mo
   :func:`~.pseudo_labels.assign_pseudo_labels` (donors = the training rows of every corpus read).
 - Sources of corpora that are not members of the config only serve as pseudo-label donors (e.g. build
   ``mos`` with MELD and IEMOCAP as donors of the emotion fields).
-- A mixture needs ``pseudo_labels``: its training rows must carry universal labels.
+- A mixture needs ``pseudo_labels``: its training rows must carry universal labels; training rows left
+  without one (e.g. a v4 IEMOCAP label outside the 6 classes, the official ``label_filter`` case) are dropped
+  and counted. A single-corpus build keeps such rows with ``universal_label = None`` (counted as notes).
+- Every step's drops and special cases go to one :class:`~.report.BuildReport`, saved in
+  ``build_info/<config>.json`` and rendered in the dataset card.
 """
 
 from __future__ import annotations

@@ -207,7 +207,7 @@ def assign_pseudo_labels(
     unique_texts: dict[str, int] = {}
     for by_polarity in plans.values():
         for donors, targets in by_polarity.values():
-            for i in (*donors, *targets):
+            for i in (*donors, *targets) if targets else ():  # donors nobody needs are not embedded
                 unique_texts.setdefault(rows.text[i], len(unique_texts))
     stats.texts_embedded = len(unique_texts)
     start = time.perf_counter()
