@@ -91,15 +91,18 @@ def test_metadata_carries_corpus_and_gold_fields(processor):
     assert list(metadata) == list(REFERENCE_KEYS) and not set(REFERENCE_KEYS) & set(batch)
 
 
-def test_targets_all_or_none(processor):
+def test_rows_without_target_get_ignored_labels(processor):
     rows = [make_row(1, "mosi"), make_row(2, "meld")]
     for row in rows:
         row["universal_label"] = None
     assert "labels" not in UniMSEDataCollator(processor)(rows)
     assert "labels" not in UniMSEDataCollator(processor, target_column=None)([make_row(1, "mosi")])
     rows[0]["universal_label"] = "positive,1.0,joy,joy"
-    with pytest.raises(ValueError, match=r"rows \[1\] have no 'universal_label'"):
-        UniMSEDataCollator(processor)(rows)
+    labels = UniMSEDataCollator(processor)(rows)["labels"]
+    assert (labels[1] == -100).all()
+    assert labels[0].tolist()[: (labels[0] != -100).sum()] == processor.tokenizer("positive,1.0,joy,joy").input_ids
+    with pytest.raises(ValueError, match="no row has a 'universal_label'"):
+        processor.process_rows([dict(make_row(1, "mosi"), universal_label=None)], target_column="universal_label")
     with pytest.raises(ValueError, match="empty batch"):
         UniMSEDataCollator(processor)([])
 

@@ -36,7 +36,7 @@ class UniMSEDataCollator:
     Args:
         processor: builds the input text, tokenises text and targets, pads acoustic/visual frames.
         target_column: row column holding the target string (the universal label). When no row of a batch has
-            one, the batch has no ``labels``; a batch where only some rows have one is an error.
+            one, the batch has no ``labels``; rows without one in a batch with targets get -100 labels (no loss).
         return_metadata: also return the reference tensors (see the module docstring).
 
     Returns (``__call__``):

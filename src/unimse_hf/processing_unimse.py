@@ -359,7 +359,11 @@ class UniMSEProcessor(ProcessorMixin):
     def process_rows(self, rows: Sequence[dict[str, Any]], *, target_column: str | None = None) -> BatchFeature:
         """Process rows of the unified dataset (``text``, ``corpus``, ``speaker``, ``context_*``, ``speakers_*``,
         optional ``acoustic``/``visual``); ``target_column`` (e.g. ``"universal_label"``) gives ``labels``.
-        Speaker names are dropped from rows whose ``corpus`` is not in ``speaker_corpora``."""
+        Speaker names are dropped from rows whose ``corpus`` is not in ``speaker_corpora``.
+
+        A row whose target is ``None`` (e.g. an evaluation row whose pseudo fields could not be filled) gets a
+        ``labels`` row of -100: it adds nothing to the loss and is still generated for and scored on its gold
+        field. At least one row must have a target."""
         columns = ("speaker", "context_before", "speakers_before", "context_after", "speakers_after")
         kwargs = {name: [row.get(name) for row in rows] for name in columns + MODALITIES}
         if self.speaker_corpora is not None:
@@ -367,15 +371,17 @@ class UniMSEProcessor(ProcessorMixin):
                 if row.get("corpus") not in self.speaker_corpora:
                     kwargs["speaker"][i] = None
                     kwargs["speakers_before"][i] = kwargs["speakers_after"][i] = None
+        without_target = []
         if target_column is not None:
-            missing = [i for i, row in enumerate(rows) if row.get(target_column) is None]
-            if missing:
-                raise ValueError(
-                    f"rows {missing[:10]} have no {target_column!r} (None or absent); "
-                    f"every row of a batch with targets needs one"
-                )
-            kwargs["text_target"] = [row[target_column] for row in rows]
-        return self(text=[row.get("text") for row in rows], **kwargs)
+            targets = [row.get(target_column) for row in rows]
+            without_target = [i for i, target in enumerate(targets) if target is None]
+            if len(without_target) == len(rows):
+                raise ValueError(f"no row has a {target_column!r} (all None or absent); pass target_column=None")
+            kwargs["text_target"] = ["" if target is None else target for target in targets]
+        batch = self(text=[row.get("text") for row in rows], **kwargs)
+        if without_target:
+            batch["labels"][without_target] = -100
+        return batch
 
     # ------------------------------------------------------------------------------------------ output
     def batch_decode(self, sequences, **kwargs) -> list[str]:
