@@ -252,6 +252,14 @@ def test_beam_search_batch_equals_one_sample_at_a_time(fusion_in_decoder):
         assert batched[i].tolist() == alone[0].tolist()
 
 
+def test_modalities_without_text_raise_a_clear_error():
+    model = random_model()
+    inputs = make_inputs(model.config)
+    del inputs["input_ids"]
+    with pytest.raises(ValueError, match="pass exactly one of input_ids and inputs_embeds"):
+        model(**inputs, labels=labels_for(model.config))
+
+
 def test_forward_rejects_misspelled_modality_kwargs():
     model = random_model()
     inputs = make_inputs(model.config)

@@ -253,8 +253,10 @@ class UniMSEEncoder(UniMSEStack):
                 zeros marks a sample without that modality. Omitted: every frame is valid.
             visual_features, visual_mask: the same for the visual modality.
         """
-        reference = input_ids if input_ids is not None else inputs_embeds
-        batch = reference.shape[0] if reference is not None else None
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("pass exactly one of input_ids and inputs_embeds (the text is needed even when the "
+                             "acoustic/visual features are given)")
+        batch = (input_ids if input_ids is not None else inputs_embeds).shape[0]
         vectors, pooled, present = {}, {}, {}
         for name, features, mask, modality_encoder in (
             ("acoustic", acoustic_features, acoustic_mask, self.acoustic_encoder),
@@ -305,7 +307,7 @@ class UniMSEEncoder(UniMSEStack):
 
 
 def _modality_lengths(
-    name: str, features: torch.Tensor | None, mask: torch.Tensor | None, expected_dim: int, batch: int | None
+    name: str, features: torch.Tensor | None, mask: torch.Tensor | None, expected_dim: int, batch: int
 ) -> torch.Tensor | None:
     """Validate one modality's inputs and return its per-sample valid-frame counts `(batch,)`, or None if absent.
 
@@ -327,7 +329,7 @@ def _modality_lengths(
         raise ValueError(
             f"{features_arg} has {features.shape[-1]} features per frame, config.{name}_dim is {expected_dim}"
         )
-    if batch is not None and features.shape[0] != batch:
+    if features.shape[0] != batch:
         raise ValueError(
             f"{features_arg} has batch size {features.shape[0]}, the text inputs have batch size {batch}"
         )
