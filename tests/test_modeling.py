@@ -303,6 +303,19 @@ def test_gradient_checkpointing_gives_the_same_loss_and_gradients():
         torch.testing.assert_close(grads_on[name], grads_off[name], rtol=1e-5, atol=1e-6, msg=name)
 
 
+def test_loss_is_normalised_by_num_items_in_batch_for_gradient_accumulation():
+    model = random_model()
+    inputs, labels = make_inputs(model.config), labels_for(model.config)
+    tokens = int((labels != -100).sum())
+    with torch.no_grad():
+        mean = model(**inputs, labels=labels).loss
+        same = model(**inputs, labels=labels, num_items_in_batch=torch.tensor(tokens)).loss
+        halves = [model(**{k: v[rows] for k, v in inputs.items()}, labels=labels[rows], num_items_in_batch=tokens).loss
+                  for rows in (slice(0, 2), slice(2, 3))]
+    torch.testing.assert_close(same, mean, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(halves[0] + halves[1], mean, rtol=1e-5, atol=1e-6)  # accumulation == one big batch
+
+
 def test_reentrant_checkpointing_is_refused_with_a_clear_error():
     model = random_model()
     with pytest.raises(ValueError, match=r"activation_checkpointing_kwargs\['use_reentrant'\] must be False"):

@@ -414,6 +414,8 @@ class UniMSEForConditionalGeneration(UniMSEPreTrainedModel, T5ForConditionalGene
             attention_mask: `(batch, length)`.
             acoustic_features / acoustic_mask, visual_features / visual_mask: see [`UniMSEEncoder.forward`].
             labels: `(batch, target_length)` token ids of the universal label, -100 on padding.
+            num_items_in_batch (keyword): target tokens of the whole gradient-accumulation step (the Trainer passes
+                it); the loss is then the token sum divided by it instead of the batch mean.
             encoder_outputs: reused by `generate()`; the modality inputs are then ignored.
 
         Returns:
@@ -426,6 +428,7 @@ class UniMSEForConditionalGeneration(UniMSEPreTrainedModel, T5ForConditionalGene
                 f"{type(self).__name__}.forward() got unexpected keyword arguments {unknown}; the modality inputs "
                 "are acoustic_features, acoustic_mask, visual_features, visual_mask"
             )
+        num_items_in_batch = kwargs.pop("num_items_in_batch", None)
         ran_encoder = encoder_outputs is None
         if ran_encoder:
             encoder_outputs = self.encoder(
@@ -466,9 +469,14 @@ class UniMSEForConditionalGeneration(UniMSEPreTrainedModel, T5ForConditionalGene
 
         loss = None
         if labels is not None:
+            # Mean over the target tokens; with the Trainer's `num_items_in_batch` (target tokens of the whole
+            # gradient-accumulation step) the sum is divided by that count, so accumulation gives the same loss.
             loss = nn.functional.cross_entropy(
-                logits.view(-1, logits.size(-1)), labels.to(logits.device).view(-1), ignore_index=-100
+                logits.view(-1, logits.size(-1)).float(), labels.to(logits.device).view(-1), ignore_index=-100,
+                reduction="mean" if num_items_in_batch is None else "sum",
             )
+            if num_items_in_batch is not None:
+                loss = loss / torch.as_tensor(num_items_in_batch, device=loss.device, dtype=loss.dtype)
 
         contrastive = {}
         if ran_encoder:
