@@ -1,21 +1,11 @@
-"""CMU-MOSEI reader: MMSA ``label.csv`` (+ optional frame features matched by id)."""
+"""CMU-MOSEI reader: MMSA ``label.csv`` (+ optional frame features matched by id).
 
-from __future__ import annotations
+``read_mosei(source, features=None, feature_format=None, *, feature_set=None, segments=None) -> (rows, report)``;
+see :func:`hub_datasets.msa.read_msa`, which reads MOSI and MOSEI alike.
+"""
 
-from collections.abc import Mapping
-from pathlib import Path
+from functools import partial
 
 from .msa import read_msa
-from .report import ReadReport
 
-
-def read_mosei(
-    source: str | Path,
-    features: str | Path | Mapping[str, str | Path] | None = None,
-    feature_format: str | None = None,
-    *,
-    feature_set: str | None = None,
-    segments: str | Path | None = None,
-) -> tuple[list[dict], ReadReport]:
-    """MOSEI rows of the unified schema and the read report (see :func:`hub_datasets.msa.read_msa`)."""
-    return read_msa("mosei", source, features, feature_format, feature_set=feature_set, segments=segments)
+read_mosei = partial(read_msa, "mosei")
