@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.utils.checkpoint import checkpoint
 from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutputWithPastAndCrossAttentions, Seq2SeqLMOutput
 from transformers.models.t5.modeling_t5 import (
@@ -166,16 +167,17 @@ class UniMSEPreTrainedModel(T5PreTrainedModel):
         T5Attention, as initialised without running ``_init_weights``) must not apply."""
         return False
 
-    def activation_checkpointing_enable(self, activation_checkpointing_kwargs=None, every_n_layers=1, offload=False):
-        """Checkpoint the blocks' activations; ``use_reentrant`` must stay ``False`` (the default), because the fused
-        modality vectors reach the blocks as keyword arguments, which reentrant checkpointing cannot differentiate."""
-        if (activation_checkpointing_kwargs or {}).get("use_reentrant", False):
+    def _set_gradient_checkpointing(self, enable=True, gradient_checkpointing_func=checkpoint, every_n_layers=1):
+        """Refuse reentrant checkpointing, whichever public method asked for it (``activation_checkpointing_enable``,
+        ``gradient_checkpointing_enable``, the Trainer): the fused modality vectors reach the blocks as keyword
+        arguments, which reentrant checkpointing cannot differentiate."""
+        if enable and getattr(gradient_checkpointing_func, "keywords", {}).get("use_reentrant", False):
             raise ValueError(
-                "activation_checkpointing_kwargs['use_reentrant'] must be False for UniMSE, got True: the acoustic and "
-                "visual vectors reach the fusion blocks as keyword arguments, which reentrant checkpointing cannot "
+                "use_reentrant must be False for UniMSE gradient checkpointing, got True: the acoustic and visual "
+                "vectors reach the fusion blocks as keyword arguments, which reentrant checkpointing cannot "
                 "differentiate"
             )
-        super().activation_checkpointing_enable(activation_checkpointing_kwargs, every_n_layers, offload)
+        super()._set_gradient_checkpointing(enable, gradient_checkpointing_func, every_n_layers)
 
     @torch.no_grad()
     def _init_weights(self, module):
