@@ -1,6 +1,7 @@
 """Shared test fixtures: tiny random configurations and in-repo paths (no network, no ../shared needed)."""
 
 import os
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,21 @@ TINY_T5 = dict(
     vocab_size=120, d_model=32, d_kv=8, d_ff=64, num_layers=3, num_decoder_layers=3, num_heads=4,
     relative_attention_num_buckets=8, dropout_rate=0.0, decoder_start_token_id=0,
 )
+
+
+# printed at the top of every run, so a CI log says which releases each environment tested
+REPORTED_PACKAGES = ("torch", "transformers", "tokenizers", "datasets", "huggingface-hub", "accelerate", "peft",
+                     "evaluate", "numpy")
+
+
+def pytest_report_header(config):
+    def installed(name):
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return "versions: " + ", ".join(f"{name} {installed(name)}" for name in REPORTED_PACKAGES)
 
 
 def tiny_unimse_config(**overrides):

@@ -38,6 +38,14 @@ def labels_for(config, batch=3, length=4, seed=1):
     return labels
 
 
+def enable_checkpointing(model, **checkpoint_kwargs):
+    """``activation_checkpointing_enable`` (transformers >= 5.18), else its older name (deprecated from 5.18 on)."""
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs=checkpoint_kwargs or None)
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=checkpoint_kwargs or None)
+
+
 def random_model(**overrides):
     torch.manual_seed(0)
     return UniMSEForConditionalGeneration(tiny_unimse_config(fusion_init="random", **overrides)).eval()
@@ -252,6 +260,74 @@ def test_beam_search_batch_equals_one_sample_at_a_time(fusion_in_decoder):
         assert batched[i].tolist() == alone[0].tolist()
 
 
+@pytest.mark.parametrize("num_beams", [1, 3])
+def test_generation_with_the_kv_cache_equals_recomputing_without_it(num_beams):
+    """The decoder must receive the cache under the installed name: a cache dropped on the way (transformers
+    5.17-5.23 ignore an unknown ``cache`` keyword) makes the cached run decode from the last token alone."""
+    model = random_model(fusion_in_decoder=True)
+    inputs = make_inputs(model.config)
+    kwargs = dict(num_beams=num_beams, max_new_tokens=6, min_new_tokens=6, output_scores=True,
+                  return_dict_in_generate=True)
+    cached = model.generate(**inputs, use_cache=True, **kwargs)
+    recomputed = model.generate(**inputs, use_cache=False, **kwargs)
+    assert cached.sequences.tolist() == recomputed.sequences.tolist()
+    for step_cached, step_recomputed in zip(cached.scores, recomputed.scores, strict=True):
+        torch.testing.assert_close(step_cached, step_recomputed, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["cache", "past_key_values"])
+def test_forward_takes_the_kv_cache_under_either_name(name):
+    """One decoding step on a cache returned by forward equals the last position of a full forward."""
+    from unimse_hf.modeling_unimse import OUTPUT_CACHE_FIELD
+
+    model = random_model(fusion_in_decoder=True)
+    inputs = make_inputs(model.config)
+    decoder_ids = torch.tensor([[0, 5, 9]] * 3)
+    with torch.no_grad():
+        full = model(**inputs, decoder_input_ids=decoder_ids).logits[:, -1]
+        first = model(**inputs, decoder_input_ids=decoder_ids[:, :2], use_cache=True)
+        cache = getattr(first, OUTPUT_CACHE_FIELD)
+        assert cache is not None
+        encoder_outputs = model.encoder(**inputs)
+        step = model(encoder_outputs=encoder_outputs, attention_mask=inputs["attention_mask"],
+                     decoder_input_ids=decoder_ids[:, 2:], use_cache=True, **{name: cache}).logits[:, -1]
+    torch.testing.assert_close(step, full, rtol=1e-5, atol=1e-5)
+
+
+def test_forward_refuses_the_cache_under_both_names():
+    model = random_model()
+    inputs = make_inputs(model.config)
+    with pytest.raises(ValueError, match="as cache or as past_key_values, not both"):
+        model(**inputs, decoder_input_ids=torch.zeros(3, 1, dtype=torch.long), cache=object(),
+              past_key_values=object())
+
+
+def test_generation_emits_no_deprecation_warning():
+    """Our code passes the KV cache under the installed name (no FutureWarning or deprecation log line)."""
+    import logging
+    import warnings
+
+    model = random_model(fusion_in_decoder=True)
+    inputs = make_inputs(model.config)
+    if hasattr(logging.Logger.warning_once, "cache_clear"):  # transformers logs each deprecation once per process
+        logging.Logger.warning_once.cache_clear()
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    transformers_logger = logging.getLogger("transformers")
+    transformers_logger.addHandler(handler)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.generate(**inputs, num_beams=2, max_new_tokens=3)
+            model(**inputs, decoder_input_ids=torch.zeros(3, 2, dtype=torch.long), use_cache=True)
+    finally:
+        transformers_logger.removeHandler(handler)
+    deprecations = [str(w.message) for w in caught if issubclass(w.category, (DeprecationWarning, FutureWarning))]
+    deprecations += [r.getMessage() for r in records if "deprecat" in r.getMessage().lower()]
+    assert deprecations == []
+
+
 def test_modalities_without_text_raise_a_clear_error():
     model = random_model()
     inputs = make_inputs(model.config)
@@ -292,7 +368,7 @@ def test_gradient_checkpointing_gives_the_same_loss_and_gradients():
         return out.loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
     loss_off, grads_off = loss_and_grads()
-    model.gradient_checkpointing_enable()  # deprecated in recent transformers, the only name in 5.17
+    enable_checkpointing(model)
     assert all(block.gradient_checkpointing for block in model.encoder.block)
     loss_on, grads_on = loss_and_grads()
     torch.testing.assert_close(loss_on, loss_off, rtol=0, atol=0)
@@ -322,7 +398,7 @@ def test_reentrant_checkpointing_is_refused_with_a_clear_error():
         with pytest.raises(ValueError, match="use_reentrant must be False for UniMSE gradient checkpointing"):
             model.activation_checkpointing_enable({"use_reentrant": True})
     with pytest.raises(ValueError, match="use_reentrant must be False for UniMSE gradient checkpointing"):
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": True})
+        enable_checkpointing(model, use_reentrant=True)
     assert not any(block.gradient_checkpointing for block in model.encoder.block)
 
 

@@ -12,7 +12,8 @@ This file imports only ``torch`` and ``transformers`` (plus its configuration si
 """
 
 import copy
-from dataclasses import dataclass
+import inspect
+from dataclasses import dataclass, fields
 
 import torch
 from torch import nn
@@ -34,6 +35,11 @@ MODALITIES = ("acoustic", "visual")
 # Keyword arguments forward() passes on to the T5 stacks; anything else is a caller's mistake (e.g. a misspelt
 # modality argument), which must not be ignored silently.
 PASSTHROUGH_KWARGS = frozenset(TransformersKwargs.__annotations__)
+# transformers 5.24 renamed the KV-cache argument and output field `past_key_values` to `cache` (the old name is
+# deprecated until 5.40); 5.17-5.23 know only `past_key_values`, and their T5Stack silently drops an unknown `cache`
+# keyword. Both names are therefore read off the installed classes, never written as fixed strings.
+STACK_CACHE_ARGUMENT = "cache" if "cache" in inspect.signature(T5Stack.forward).parameters else "past_key_values"
+OUTPUT_CACHE_FIELD = "cache" if "cache" in {field.name for field in fields(Seq2SeqLMOutput)} else "past_key_values"
 
 
 @dataclass
@@ -286,9 +292,8 @@ class UniMSEEncoder(UniMSEStack):
             else hidden.new_ones(hidden.shape[:2])
         ).unsqueeze(-1)
         text_pooled = (hidden * token_mask).sum(dim=1) / token_mask.sum(dim=1).clamp(min=1.0)
-        result = UniMSEEncoderOutput(
+        result = UniMSEEncoderOutput(  # no cache: the encoder keeps none (T5Stack drops it when not a decoder)
             last_hidden_state=hidden,
-            past_key_values=outputs.past_key_values,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
             cross_attentions=outputs.cross_attentions,
@@ -403,6 +408,7 @@ class UniMSEForConditionalGeneration(UniMSEPreTrainedModel, T5ForConditionalGene
         decoder_input_ids: torch.LongTensor | None = None,
         decoder_attention_mask: torch.BoolTensor | None = None,
         encoder_outputs: UniMSEEncoderOutput | tuple | None = None,
+        cache=None,
         past_key_values=None,
         inputs_embeds: torch.FloatTensor | None = None,
         decoder_inputs_embeds: torch.FloatTensor | None = None,
@@ -419,6 +425,8 @@ class UniMSEForConditionalGeneration(UniMSEPreTrainedModel, T5ForConditionalGene
             num_items_in_batch (keyword): target tokens of the whole gradient-accumulation step (the Trainer passes
                 it); the loss is then the token sum divided by it instead of the batch mean.
             encoder_outputs: reused by `generate()`; the modality inputs are then ignored.
+            cache / past_key_values: the decoder's KV cache, under either name (transformers 5.24 renamed
+                `past_key_values` to `cache`; `generate()` passes whichever the installed version uses).
 
         Returns:
             [`UniMSESeq2SeqLMOutput`]: `loss` is the token cross-entropy (the contrastive terms are added by the
@@ -430,6 +438,10 @@ class UniMSEForConditionalGeneration(UniMSEPreTrainedModel, T5ForConditionalGene
                 f"{type(self).__name__}.forward() got unexpected keyword arguments {unknown}; the modality inputs "
                 "are acoustic_features, acoustic_mask, visual_features, visual_mask"
             )
+        if past_key_values is not None:
+            if cache is not None:
+                raise ValueError("pass the decoder KV cache as cache or as past_key_values, not both")
+            cache = past_key_values
         num_items_in_batch = kwargs.pop("num_items_in_batch", None)
         ran_encoder = encoder_outputs is None
         if ran_encoder:
@@ -458,10 +470,10 @@ class UniMSEForConditionalGeneration(UniMSEPreTrainedModel, T5ForConditionalGene
             input_ids=decoder_input_ids,
             attention_mask=decoder_attention_mask,
             inputs_embeds=decoder_inputs_embeds,
-            past_key_values=past_key_values,
             encoder_hidden_states=encoder_outputs.last_hidden_state,
             encoder_attention_mask=attention_mask,
             use_cache=use_cache,
+            **{STACK_CACHE_ARGUMENT: cache},
             **kwargs,
         )
         sequence_output = decoder_outputs.last_hidden_state
@@ -492,13 +504,13 @@ class UniMSEForConditionalGeneration(UniMSEPreTrainedModel, T5ForConditionalGene
         return UniMSESeq2SeqLMOutput(
             loss=loss,
             logits=logits,
-            past_key_values=decoder_outputs.past_key_values,
             decoder_hidden_states=decoder_outputs.hidden_states,
             decoder_attentions=decoder_outputs.attentions,
             cross_attentions=decoder_outputs.cross_attentions,
             encoder_last_hidden_state=encoder_outputs.last_hidden_state,
             encoder_hidden_states=encoder_outputs.hidden_states,
             encoder_attentions=encoder_outputs.attentions,
+            **{OUTPUT_CACHE_FIELD: getattr(decoder_outputs, OUTPUT_CACHE_FIELD)},
             **contrastive,
         )
 
