@@ -147,7 +147,7 @@ def test_seq2seq_trainer_evaluate_end_to_end(tmp_path, processor):
     # 1. stock Seq2SeqTrainer: model inputs only; references come from the evaluation dataset
     stock = Seq2SeqTrainer(
         model=model, args=args, eval_dataset=dataset, data_collator=UniMSEDataCollator(processor),
-        compute_metrics=UniMSEComputeMetrics(processor.tokenizer, eval_dataset=dataset),
+        compute_metrics=UniMSEComputeMetrics(processing_class=processor, eval_dataset=dataset),
     )  # fmt: skip
     stock_metrics = stock.evaluate()
 

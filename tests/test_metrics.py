@@ -215,7 +215,7 @@ def test_compute_metrics_with_eval_dataset(tokenizer):
           "meld_emotion_origin": r.get("meld_emotion_origin", "gold"), "score_origin": r.get("score_origin", "gold")}
          for r in ROWS]
     )  # fmt: skip
-    compute = UniMSEComputeMetrics(tokenizer, eval_dataset=dataset)
+    compute = UniMSEComputeMetrics(processing_class=tokenizer, eval_dataset=dataset)
     labels = _ids(tokenizer, ["x"] * 7)
     _check_grouped(compute(EvalPrediction(predictions=_ids(tokenizer, GENERATED), label_ids=labels)))
     with pytest.raises(ValueError, match="eval_dataset has 7 rows but 2 predictions came back"):

@@ -29,6 +29,7 @@ from .labels import (
     parse_universal_label,
     reference_arrays,
 )
+from .processing_unimse import decode_token_ids
 
 #: Label set of each emotion field (the ``label_names`` used for ERC metrics).
 FIELD_LABELS: dict[str, tuple[str, ...]] = {"meld_emotion": MELD_EMOTIONS, "iemocap_emotion": IEMOCAP_EMOTIONS}
@@ -179,7 +180,7 @@ class UniMSEComputeMetrics:
        label; its score has the label's precision, so MSA numbers are approximate in this mode).
 
     Args:
-        tokenizer: the tokenizer or processor that decodes the ids.
+        processing_class: the processor (or a bare tokenizer) whose tokenizer decodes the ids.
         eval_dataset: rows (``datasets.Dataset`` or list of dicts) with ``corpus``, ``score``, ``meld_emotion``,
             ``iemocap_emotion`` and optionally their ``*_origin`` columns.
         corpus: the corpus of every sample, for mode 3.
@@ -189,10 +190,10 @@ class UniMSEComputeMetrics:
         (generations that are not a well-formed 4-field UL) and ``num_samples``.
     """
 
-    def __init__(self, tokenizer, eval_dataset: Any = None, corpus: str | None = None):
+    def __init__(self, processing_class, eval_dataset: Any = None, corpus: str | None = None):
         if corpus is not None and corpus not in CORPORA:
             raise ValueError(f"corpus must be one of {CORPORA} or None, got {corpus!r}")
-        self.tokenizer = getattr(tokenizer, "tokenizer", tokenizer)  # a processor decodes with its tokenizer
+        self.tokenizer = getattr(processing_class, "tokenizer", processing_class)  # a processor's tokenizer decodes
         self.corpus = corpus
         self.references = None
         if eval_dataset is not None:
@@ -203,9 +204,7 @@ class UniMSEComputeMetrics:
             self.references = reference_arrays(eval_dataset)
 
     def _decode(self, ids: Any) -> list[str]:
-        ids = np.asarray(ids)
-        ids = np.where(ids < 0, self.tokenizer.pad_token_id, ids)
-        return self.tokenizer.batch_decode(ids.tolist(), skip_special_tokens=True)
+        return decode_token_ids(self.tokenizer, ids)
 
     def _references(self, label_ids: Any, n: int) -> dict[str, np.ndarray]:
         if isinstance(label_ids, (tuple, list)) and len(label_ids) == 1 + len(REFERENCE_KEYS):
