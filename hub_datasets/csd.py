@@ -1,4 +1,4 @@
-"""CMU-MultimodalSDK computational sequences (``*.csd``, HDF5; DATA.md §3.3) for MOSI/MOSEI.
+"""CMU-MultimodalSDK computational sequences (``*.csd``, HDF5; docs/datasets.md#feature-files) for MOSI/MOSEI.
 
 Layout: one root group (the sequence name) holding ``data/<key>/features`` ``(T, d)`` and
 ``data/<key>/intervals`` ``(T, 2)`` (start, end seconds). Two kinds of keys are supported:

@@ -1,8 +1,8 @@
-"""MELD/IEMOCAP feature pickles (DATA.md §3.4): the UniMSE dict layout and DialogueRNN's MELD tuple.
+"""MELD/IEMOCAP feature pickles (docs/datasets.md): the UniMSE dict layout and DialogueRNN's MELD tuple.
 
 - UniMSE ``meld_data_0610.pkl`` / ``iemocap_data_0610.pkl``: ``{"audio": [train, dev, test], "video": [train,
   dev, test]}``, each a dict ``key -> (T, d)``; MELD keys are ``"{Dialogue_ID}_{Utterance_ID}"`` inside the
-  split, IEMOCAP keys are turn ids. Sequences are used as stored (ERC length = number of frames, spec §1.4).
+  split, IEMOCAP keys are turn ids. Sequences are used as stored (ERC length = number of frames, as UniMSE).
 - DialogueRNN ``MELD_features_raw.pkl``: ``(videoIDs, videoSpeakers, videoLabels7, videoText, videoAudio,
   videoSentence, trainVid, testVid, videoLabels3)``, keyed by dialogue. ``videoAudio[dia]`` holds one vector per
   utterance; each becomes a **1-frame sequence** ``(1, d)`` (acoustic only; ``videoText`` is not a frame

@@ -70,7 +70,7 @@ def clean_frames(frames: object, modality: str, report: ReadReport, split: str, 
 
 
 def trim_left_padding(array: np.ndarray, modality: str, report: ReadReport, split: str, row_id: str) -> np.ndarray:
-    """MSA length rule for left-padded arrays without lengths (spec §1.4).
+    """MSA length rule for left-padded arrays without lengths (docs/datasets.md#length-rule).
 
     ``len = T - (number of all-zero frames)``; keep the last ``len`` frames. A row whose frames are all zero
     keeps one zero frame (UniMSE's length floor of 1) and is noted.

@@ -1,17 +1,17 @@
 """IEMOCAP reader: the official release folder (+ optional UniMSE / MulT feature pickles).
 
-Layout (DATA.md §4.0): ``Session1..5/dialog/transcriptions/<dialogue>.txt`` (lines
+Layout (docs/datasets.md#label-files): ``Session1..5/dialog/transcriptions/<dialogue>.txt`` (lines
 ``"<turn id> [start-end]: text"``) and ``Session1..5/dialog/EmoEvaluation/<dialogue>.txt`` (a block per turn
 whose first line is ``"[start - end]\\t<turn id>\\t<label>\\t[v, a, d]"``).
 
 - Rows: turns with one of the 6 UniMSE classes (hap, sad, neu, ang, exc, fru). Other majority labels (xxx,
   sur, fea, dis, oth) are dropped and counted per label; transcription lines that are not turns are skipped
   and counted; turns without an EmoEvaluation label are dropped and counted.
-- Gold: ``iemocap_emotion`` (the word: hap -> joy, ...), ``polarity`` from the emotion (spec §2.1).
+- Gold: ``iemocap_emotion`` (the word: hap -> joy, ...), ``polarity`` from the emotion (as UniMSE).
 - Splits: Session 5 = test. Sessions 1-4: a dialogue is validation when
   ``int(sha256("unimse-hf/iemocap-validation/" + dialogue).hexdigest()[:8], 16) % 1000 < 1000 * validation_fraction``
   (default 0.1), train otherwise; or pass ``validation_dialogues`` explicitly. Whole dialogues move together.
-- Context: ``context="speaker"`` (default, UniMSE spec §1.3): the same speaker's neighbouring turns of the
+- Context: ``context="speaker"`` (default, as UniMSE): the same speaker's neighbouring turns of the
   dialogue, with empty speaker names (UniMSE writes none); ``context="conversation"``: the interleaved turns,
   with speakers ``"Ses01_F"``-style. Context holds every transcribed turn of the dialogue, labelled or not.
 - ``speaker``: the actor, ``"Ses{session}_{F|M}"`` (the last ``F``/``M`` of the turn id).

@@ -1,8 +1,8 @@
 """MMSA ``label.csv`` (MOSI, MOSEI): transcript, gold score and split per segment.
 
 Columns ``video_id, clip_id, text, label, annotation, mode, label_by``. One row per segment; the row id is
-MMSA's ``"{video_id}$_${clip_id}"``. Text is whitespace-split, lower-cased and re-joined (spec §1.3); the
-polarity is ``sign(score)`` (spec §2.1), gold like the score.
+MMSA's ``"{video_id}$_${clip_id}"``. Text is whitespace-split, lower-cased and re-joined (as UniMSE); the
+polarity is ``sign(score)`` (as UniMSE), gold like the score.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def mmsa_id(video_id: str, clip_id: str | int) -> str:
 
 
 def normalize_msa_text(text: str) -> str:
-    """Whitespace-split, lower-case and re-join with single spaces (spec §1.3)."""
+    """Whitespace-split, lower-case and re-join with single spaces (as UniMSE)."""
     return " ".join(text.split()).lower()
 
 

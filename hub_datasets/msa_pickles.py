@@ -1,12 +1,12 @@
-"""MOSI/MOSEI feature pickles: MMSA ``Processed/*.pkl`` (DATA.md §3.1) and MulT/CMU/UniMSE ``*_data*.pkl`` (§3.2).
+"""MOSI/MOSEI feature pickles: MMSA ``Processed/*.pkl`` and MulT/CMU/UniMSE ``*_data*.pkl`` (docs/datasets.md#feature-files).
 
 Both are ``{"train"|"valid"|"test": {...}}`` with ``audio`` ``(N, L_a, d_a)`` and ``vision`` ``(N, L_v, d_v)``.
 
 - MMSA: ``id`` ``(N,)`` strings ``"{video}$_${clip}"``; unaligned files add ``audio_lengths`` /
   ``vision_lengths``: the first ``length`` frames are kept (MMSA packs them right-padded). Without lengths
-  (aligned files) the left-padding rule of spec §1.4 applies.
+  (aligned files) the left-padding rule (docs/datasets.md#length-rule) applies.
 - MulT (UniMSE's ``{mosi,mosei}_data_0610.pkl`` too): ``id`` ``(N, 3)``; ``id[:, 0]`` is the segment
-  (``"{video}_{clip}"`` or ``"{video}[{clip}]"``); the left-padding rule of spec §1.4 applies.
+  (``"{video}_{clip}"`` or ``"{video}[{clip}]"``); the left-padding rule applies.
 
 Non-finite values become 0 before lengths are computed (MMSA's audio holds ``-inf``).
 """

@@ -2,7 +2,7 @@
 
 The official state dict is synthesised from the official parameter list (names + shapes of a T5-small-sized
 official `Model`, `fixtures/official/official_state_dict_t5-small.txt`). The reference logits come from an
-independent re-implementation of the official forward (spec §3.2-3.3) written here on the official names:
+independent re-implementation of the official forward (docs/method.md#pmf) written here on the official names:
 stock `T5ForConditionalGeneration` + forward hooks that apply the official PMF after the feed-forward sublayer of
 encoder and decoder blocks, and time-major packed LSTMs for the utterance vectors.
 """

@@ -18,7 +18,7 @@ ACOUSTIC_DIM, VISUAL_DIM = 6, 5
 
 
 def make_row(i: int, corpus: str, with_av: bool = True) -> dict:
-    """A unified-schema row: gold on the corpus's own fields, pseudo elsewhere (spec §2.1 table)."""
+    """A unified-schema row: gold on the corpus's own fields, pseudo elsewhere (docs/method.md#universal-labels)."""
     rng = np.random.default_rng(i)
     score = float(np.round(rng.uniform(-3, 3), 1)) if i % 5 else 0.0
     polarity = "positive" if score > 0 else "negative" if score < 0 else "neutral"

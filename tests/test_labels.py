@@ -1,4 +1,4 @@
-"""Universal label format/parse, label sets and the gold references (spec §2.1-§2.2, §6.1, §8-7)."""
+"""Universal label format/parse, label sets and the gold references (docs/method.md#universal-labels, docs/differences.md#label-parsing)."""
 
 import math
 
@@ -59,7 +59,7 @@ def test_format_precision_and_negative_zero():
     assert format_universal_label("neutral", -0.04, "neutral", "neu") == "neutral,0.0,neutral,neutral"
     assert format_universal_label("positive", 1.23456, "joy", "hap", precision=3) == "positive,1.235,joy,joy"
     assert format_universal_label("positive", 1.6, "joy", "hap", precision=0) == "positive,2,joy,joy"
-    # precision=None: the official unrounded float strings (spec §2.4)
+    # precision=None: the official unrounded float strings (docs/differences.md#score-precision)
     official = format_universal_label("positive", 0.6666666865348816, "joy", "exc", precision=None)
     assert official == "positive,0.6666666865348816,joy,excited"
     assert format_score(np.float32(0.6666666865348816), precision=None) == "0.6666666865348816"
@@ -117,7 +117,7 @@ def test_parse_missing_fields():
     label = parse_universal_label("positive,1.4")
     assert _fields(label) == ("positive", 1.4, "neutral", "neutral")
     assert _flags(label) == (True, True, False, False) and label.num_fields == 2 and not label.is_well_formed
-    label = parse_universal_label("positive,1.4,joy")  # generation cut by max_length (spec §3.6)
+    label = parse_universal_label("positive,1.4,joy")  # generation cut by max_length
     assert label.meld_emotion == "joy" and label.meld_emotion_valid and not label.iemocap_emotion_valid
 
 
@@ -140,7 +140,7 @@ def test_parse_abbreviated_emotions_are_mapped_and_recognised():
     assert label.meld_emotion_valid and label.iemocap_emotion_valid
     label = parse_universal_label("positive,1.0,happy,hap")
     assert (label.meld_emotion, label.iemocap_emotion) == ("joy", "joy") and label.is_well_formed
-    # the official post-processing cases (spec §6.1-6): sad -> sadness, frust -> frustrated
+    # the official post-processing cases: sad -> sadness, frust -> frustrated
     label = parse_universal_label("negative,-1.0,sad,frust")
     assert (label.meld_emotion, label.iemocap_emotion) == ("sadness", "frustrated") and label.is_well_formed
 
@@ -252,7 +252,7 @@ def test_reference_arrays_reject_bad_rows(row, message):
 
 
 def test_official_meld_v4_labels_parse_and_shorten():
-    """Real data (spec §1.5, §3.6): the official MELD training ULs parse; the 257 rows whose IEMOCAP pseudo-label is
+    """Real data (docs/differences.md#score-precision): the official MELD training ULs parse; the 257 rows whose IEMOCAP pseudo-label is
     outside the 6 classes are flagged; one decimal brings every target under the 20-token generation limit."""
     import csv
 
@@ -275,6 +275,6 @@ def test_official_meld_v4_labels_parse_and_shorten():
     def lengths(texts):
         return [len(ids) for ids in tokenizer(texts)["input_ids"]]
 
-    assert sum(n >= 20 for n in lengths(official)) == 668  # spec §3.6 table
+    assert sum(n >= 20 for n in lengths(official)) == 668  # docs/differences.md#score-precision
     rounded = [format_universal_label(p.polarity, p.score, p.meld_emotion, p.iemocap_emotion) for p in parsed]
     assert max(lengths(rounded)) < 20

@@ -1,4 +1,4 @@
-"""MSA/ERC metrics (MMSA definitions, spec §6.2-§6.4), compute_metrics for the Trainer, the evaluate.Metric."""
+"""MSA/ERC metrics (MMSA definitions, docs/method.md), compute_metrics for the Trainer, the evaluate.Metric."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Mixtures (spec §1.1) and the evaluated-label filter (spec §1.5)."""
+"""Mixtures and the evaluated-label filter (docs/datasets.md#mixtures)."""
 
 import pytest
 from data_helpers import make_corpora, make_row

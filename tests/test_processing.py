@@ -1,4 +1,4 @@
-"""UniMSEProcessor: model input text (spec §1.3), tokenisation, acoustic/visual padding (§1.4), save/load."""
+"""UniMSEProcessor: model input text (docs/method.md#input-prompt-and-context), tokenisation, acoustic/visual padding, save/load."""
 
 import csv
 import json
@@ -45,7 +45,7 @@ def meld_dialogue_rows(path=MELD_FIXTURE, max_context=5):
     ]
 
 
-# ------------------------------------------------------------------------------------------------ text (§1.3)
+# -------------------------------------------------------------------------------------------------------- text
 MELD_EXPECTED = {
     # dialogue start: no past side, no leading </s>
     0: "sst2 sentence: Joey Hey Estelle, listen </s> Estelle Well! Well! Well! Joey Tribbiani! So you came back "
@@ -114,7 +114,7 @@ def test_msa_and_iemocap_style_inputs(processor):
 
 
 def test_speaker_names_only_for_meld_rows_by_default(tokenizer):
-    """IEMOCAP rows carry actor ids as ``speaker``; the paper writes speaker names for MELD only (spec §1.3)."""
+    """IEMOCAP rows carry actor ids as ``speaker``; the paper writes speaker names for MELD only (docs/method.md#input-prompt-and-context)."""
     row = {"text": "now", "speaker": "Ses01_F", "context_before": ["before"], "speakers_before": [""],
            "context_after": ["after"], "speakers_after": ["Ses01_M"]}  # fmt: skip
     rows = [row | {"corpus": "iemocap"}, row | {"corpus": "meld"}]
@@ -178,7 +178,7 @@ def test_target_truncation_warns(tokenizer):
     assert out["labels"].shape == (1, 5)
 
 
-# ------------------------------------------------------------------------------------------------ frames (§1.4)
+# -------------------------------------------------------------------------------------------------------- frames
 def test_frames_are_right_padded_with_masks(processor):
     a0 = np.arange(8, dtype=np.float64).reshape(2, 4)  # numpy
     a2 = torch.ones(3, 4)  # tensor

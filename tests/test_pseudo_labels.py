@@ -1,4 +1,4 @@
-"""Pseudo-labelling on hand-made embeddings (spec §2.3 with the §9 fixes)."""
+"""Pseudo-labelling on hand-made embeddings (docs/method.md#pseudo-labels, docs/differences.md#pseudo-label-pools)."""
 
 import numpy as np
 import pytest

@@ -22,17 +22,17 @@ class UniMSEConfig(T5Config):
     modality_hidden_size (`int`, defaults to 32):
         Hidden size of the acoustic/visual LSTMs and of the utterance vectors fused by PMF.
     modality_dropout (`float`, defaults to 0.3):
-        Dropout on the LSTM's final hidden state before its output projection (spec §3.2).
+        Dropout on the LSTM's final hidden state before its output projection (0.3 in the official code).
     fusion_layers (`list[int]`, *optional*):
         Encoder blocks (0-indexed) followed by a PMF fusion module. Defaults to the last 3 blocks (all blocks
         when the encoder has fewer). Stored sorted after construction.
     fusion_bottleneck (`int`, defaults to 64):
         Bottleneck width of PMF's sigmoid adapter.
     fusion_in_decoder (`bool`, defaults to `False`):
-        Also fuse after the same block indices of the decoder, as the official code does (spec §3.3, §8-4).
+        Also fuse after the same block indices of the decoder, as the official code does (the paper fuses in the encoder; unimse-hf docs, differences.md).
     fusion_init (`str`, defaults to `"identity"`):
         `"identity"`: a freshly initialised PMF returns its input exactly, so a model warm-started from T5 starts
-        as that T5. `"random"`: the official initialisation (random 832→768 output projection, spec §3.3).
+        as that T5. `"random"`: the official initialisation (random 832→768 output projection; unimse-hf docs, differences.md).
     contrastive_dim (`int`, defaults to 30):
         Size of the projected text/acoustic/visual representations used by the contrastive losses.
     """

@@ -1,4 +1,4 @@
-"""Convert a state dict of the official UniMSE ``Model`` (LeMei/UniMSE, spec §3) to this package's layout.
+"""Convert a state dict of the official UniMSE ``Model`` (LeMei/UniMSE) to this package's layout.
 
 The official model is T5 with PMF adapters after the feed-forward sublayer of the last blocks of the encoder
 **and** the decoder, so the converted model has ``fusion_in_decoder=True``. Name mapping:
@@ -11,7 +11,7 @@ The official model is T5 with PMF adapters after the feed-forward sublayer of th
     {acoustic|visual}_enc.linear_1.*                                -> encoder.{acoustic|visual}_encoder.projection.*
 
 The contrastive projections have no official counterpart (the official InfoNCE is off by default and its
-projections are never trained, spec §8-2); they keep their fresh initialisation.
+projections are never trained, docs/differences.md); they keep their fresh initialisation.
 """
 
 import re

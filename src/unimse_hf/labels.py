@@ -1,4 +1,4 @@
-"""Label sets, polarity rules and the universal label (UL) of UniMSE (spec §2).
+"""Label sets, polarity rules and the universal label (UL) of UniMSE (paper §3.2, label formalization).
 
 The universal label is the T5 target string ``"{polarity},{score},{meld_emotion},{iemocap_emotion}"``.
 """
@@ -15,6 +15,15 @@ import numpy as np
 POLARITIES: tuple[str, ...] = ("positive", "negative", "neutral")
 MELD_EMOTIONS: tuple[str, ...] = ("neutral", "joy", "surprise", "anger", "sadness", "disgust", "fear")
 IEMOCAP_EMOTIONS: tuple[str, ...] = ("joy", "sadness", "neutral", "frustrated", "anger", "excited")
+#: The four label fields of a unified-dataset row, in column order (the UL writes them as polarity, score,
+#: meld_emotion, iemocap_emotion: :func:`format_universal_label` takes them by name).
+LABEL_FIELDS: tuple[str, ...] = ("score", "polarity", "meld_emotion", "iemocap_emotion")
+#: The label set of each categorical field (``score`` is a number): what is evaluated, pseudo-labelled and parsed.
+FIELD_LABELS: dict[str, tuple[str, ...]] = {
+    "polarity": POLARITIES,
+    "meld_emotion": MELD_EMOTIONS,
+    "iemocap_emotion": IEMOCAP_EMOTIONS,
+}
 # IEMOCAP majority-label abbreviations of the 6 evaluated classes -> the words used in the UL.
 IEMOCAP_ABBREVIATIONS: dict[str, str] = {
     "hap": "joy",
@@ -27,7 +36,7 @@ IEMOCAP_ABBREVIATIONS: dict[str, str] = {
 
 
 def polarity_from_score(score: float) -> str:
-    """MOSI/MOSEI polarity: ``<0`` negative, ``>0`` positive, ``=0`` neutral (spec §2.1)."""
+    """MOSI/MOSEI polarity: ``<0`` negative, ``>0`` positive, ``=0`` neutral (the official rule)."""
     if not isinstance(score, (int, float)) or isinstance(score, bool) or math.isnan(score):
         raise ValueError(f"score must be a finite number, got {score!r}")
     if score > 0:
@@ -39,7 +48,7 @@ def polarity_from_score(score: float) -> str:
 
 def polarity_from_iemocap(emotion: str) -> str:
     """IEMOCAP polarity from the gold emotion (word or abbreviation): neutral -> neutral,
-    joy/excited -> positive, everything else -> negative (spec §2.1)."""
+    joy/excited -> positive, everything else -> negative (the official rule)."""
     word = IEMOCAP_ABBREVIATIONS.get(emotion, emotion)
     if word == "neutral":
         return "neutral"
@@ -60,11 +69,11 @@ def normalize_polarity(sentiment: str) -> str:
 # Universal label (UL): format and parse
 # --------------------------------------------------------------------------------------------------
 
-#: Emotion fallback of :func:`parse_universal_label` when a field matches nothing (spec §8-7).
+#: Emotion fallback of :func:`parse_universal_label` when a field matches nothing (unimse-hf docs, differences.md).
 FALLBACK_EMOTION = "neutral"
 #: Polarity fallback when the polarity field is unusable and the score is unusable too.
 FALLBACK_POLARITY = "neutral"
-#: Score fallback for a missing or non-numeric score field (official behaviour, spec §6.1-5).
+#: Score fallback for a missing or non-numeric score field (official behaviour).
 FALLBACK_SCORE = 0.0
 
 # Known spellings a generation (or a corpus file) may use for an emotion word, beyond the
@@ -149,7 +158,7 @@ def format_universal_label(
     *,
     precision: int | None = 1,
 ) -> str:
-    """Build the UL target ``"{polarity},{score},{meld_emotion},{iemocap_emotion}"`` (spec §2.1).
+    """Build the UL target ``"{polarity},{score},{meld_emotion},{iemocap_emotion}"`` (paper §3.2).
 
     Args:
         polarity: one of :data:`POLARITIES`.
@@ -182,7 +191,7 @@ def parse_score(text: str) -> float | None:
 def match_label(text: str, labels: tuple[str, ...]) -> tuple[str, bool]:
     """Map a generated field to a label of ``labels``: ``(label, recognised)``.
 
-    Order (spec §8-7): exact word (any case, spaces stripped) or known alias/abbreviation
+    Order (unimse-hf docs: differences.md): exact word (any case, spaces stripped) or known alias/abbreviation
     (:data:`EMOTION_ALIASES`) -> recognised; else the single label that the field is a prefix of
     or that the field contains (``"sa"`` -> ``sadness``, ``"joyful"`` -> ``joy``) -> not
     recognised; else :data:`FALLBACK_EMOTION` (or ``labels[0]`` when ``neutral`` is not a label)
@@ -243,7 +252,7 @@ def parse_universal_label(text: object) -> UniversalLabel:
 
 
 # --------------------------------------------------------------------------------------------------
-# Corpora and the gold references scored for each (spec §6.4)
+# Corpora and the gold references scored for each (the official evaluation)
 # --------------------------------------------------------------------------------------------------
 
 CORPORA: tuple[str, ...] = ("mosi", "mosei", "meld", "iemocap")

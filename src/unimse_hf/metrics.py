@@ -1,4 +1,4 @@
-"""MSA and ERC metrics of UniMSE, comparable with published tables (MMSA definitions; spec §6.2-§6.4).
+"""MSA and ERC metrics of UniMSE, comparable with published tables (MMSA definitions, see docs/method.md).
 
 - :func:`msa_metrics`: MOSI/MOSEI on the score field (MAE, Pearson r, Acc-7, Acc-5, Acc-2/F1 has0 and non0).
 - :func:`erc_metrics`: MELD/IEMOCAP on their emotion field (accuracy, weighted/macro F1, per-class F1, confusion).
@@ -23,16 +23,12 @@ from sklearn.metrics import confusion_matrix, f1_score
 from .labels import (
     CORPORA,
     CORPUS_FIELDS,
-    IEMOCAP_EMOTIONS,
-    MELD_EMOTIONS,
+    FIELD_LABELS,
     REFERENCE_KEYS,
     parse_universal_label,
     reference_arrays,
 )
 from .processing_unimse import decode_token_ids
-
-#: Label set of each emotion field (the ``label_names`` used for ERC metrics).
-FIELD_LABELS: dict[str, tuple[str, ...]] = {"meld_emotion": MELD_EMOTIONS, "iemocap_emotion": IEMOCAP_EMOTIONS}
 
 
 def _as_scores(name: str, values: Sequence[float]) -> np.ndarray:
@@ -132,7 +128,7 @@ def erc_metrics(
 def corpus_metrics(
     corpus: str, predictions: Sequence[Any], references: Mapping[str, np.ndarray]
 ) -> dict[str, float]:
-    """Score parsed predictions of one corpus on its own field (spec §6.4): flat ``{metric: value}``.
+    """Score parsed predictions of one corpus on its own field (docs/method.md#universal-labels): flat ``{metric: value}``.
 
     Args:
         corpus: one of :data:`CORPORA`.

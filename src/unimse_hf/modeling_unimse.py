@@ -1,4 +1,4 @@
-"""UniMSE model: T5 with acoustic/visual LSTM encoders and PMF fusion in chosen blocks (spec §3).
+"""UniMSE model: T5 with acoustic/visual LSTM encoders and PMF fusion in chosen blocks (paper §3).
 
 Data flow (B = batch, L = text tokens, T = frames, d = d_model, m = modality_hidden_size):
 
@@ -89,7 +89,7 @@ class UniMSESeq2SeqLMOutput(Seq2SeqLMOutput):
 
 
 class UniMSEModalityEncoder(nn.Module):
-    """One-layer unidirectional LSTM over the valid frames; final hidden state -> dropout -> Linear (spec §3.2)."""
+    """One-layer unidirectional LSTM over the valid frames; final hidden state -> dropout -> Linear (paper §3.1)."""
 
     def __init__(self, input_dim: int, hidden_size: int, dropout: float):
         super().__init__()
@@ -127,7 +127,7 @@ class UniMSEModalityEncoder(nn.Module):
 
 
 class UniMSEFusion(nn.Module):
-    """PMF (spec §3.3): ``out = W_out(W_up sigmoid(W_down F) + F)`` with ``F = [H; v; a]``, replacing ``H``."""
+    """PMF (paper §3): ``out = W_out(W_up sigmoid(W_down F) + F)`` with ``F = [H; v; a]``, replacing ``H``."""
 
     def __init__(self, config: UniMSEConfig):
         super().__init__()

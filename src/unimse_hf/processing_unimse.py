@@ -1,7 +1,7 @@
 """UniMSEProcessor: model input text (prompt + ERC context window), tokenisation, and acoustic/visual padding.
 
 The processor owns every step between plain inputs (or one row of the unified dataset) and the tensors that
-`UniMSEForConditionalGeneration.forward` takes (spec §1.3-§1.4):
+`UniMSEForConditionalGeneration.forward` takes (paper §3.2, input formalization):
 
 - the input text ``prefix + [context before] </s> [speaker] text </s> [context after]``,
 - its tokenisation (truncated to ``max_source_length`` with a warning that says how much was cut),
@@ -24,7 +24,7 @@ from .labels import CORPORA, UniversalLabel, parse_universal_label
 
 CONTEXT_MODES = ("bidirectional", "past")
 MODALITIES = ("acoustic", "visual")
-# Literal fence around the target utterance; the T5 tokenizer maps it to the EOS id (spec §1.3).
+# Literal fence around the target utterance; the T5 tokenizer maps it to the EOS id (as in the official inputs).
 UTTERANCE_FENCE = "</s>"
 
 
@@ -51,11 +51,11 @@ class UniMSEProcessor(ProcessorMixin):
 
     Args:
         tokenizer: a T5 tokenizer (``</s>`` must be its EOS token).
-        prefix: prompt put in front of every input (spec §1.3: ``"sst2 sentence: "``).
-        context_window: ERC utterances taken on each side of the target (spec: 2).
+        prefix: prompt put in front of every input (the official code's ``"sst2 sentence: "``).
+        context_window: ERC utterances taken on each side of the target (paper §3.2: 2).
         context_mode: ``"bidirectional"`` (the paper: past and future utterances) or ``"past"`` (streaming use).
         use_speakers: write ``"Speaker text"`` for every utterance that has a speaker name.
-        speaker_corpora: in :meth:`process_rows`, the corpora whose rows keep their speaker names (spec §1.3: MELD
+        speaker_corpora: in :meth:`process_rows`, the corpora whose rows keep their speaker names (the official inputs: MELD
             only; IEMOCAP rows carry actor ids as ``speaker`` but the paper writes none). ``None``: every corpus.
         max_source_length: input token limit (EOS included); longer inputs are cut on the tokenizer's
             ``truncation_side`` with a :class:`UniMSEDataWarning`.
@@ -132,7 +132,7 @@ class UniMSEProcessor(ProcessorMixin):
         context_after: Sequence[str] = (),
         speakers_after: Sequence[str] | None = None,
     ) -> str:
-        """The model input string of one sample (spec §1.3).
+        """The model input string of one sample (paper §3.2, input formalization).
 
         ``context_before`` is ordered oldest first (nearest last), ``context_after`` nearest first; the
         ``context_window`` nearest of each are kept (``context_after`` is ignored in ``"past"`` mode). With

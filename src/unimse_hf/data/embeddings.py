@@ -1,6 +1,6 @@
-"""Sentence embeddings for pseudo-label retrieval (spec §2.3 step 2), from any Hugging Face encoder.
+"""Sentence embeddings for pseudo-label retrieval (docs/method.md#pseudo-labels), from any Hugging Face encoder.
 
-The paper embeds texts with ``princeton-nlp/sup-simcse-bert-base-uncased`` and takes ``pooler_output``.
+The official scripts embed texts with ``princeton-nlp/sup-simcse-bert-base-uncased`` and takes ``pooler_output``.
 Any ``AutoModel`` checkpoint (path or Hub id) works here, including sentence-transformers folders: their
 ``modules.json`` locates the transformer weights and ``1_Pooling/config.json`` gives the pooling.
 """

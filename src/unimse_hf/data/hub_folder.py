@@ -1,6 +1,6 @@
 """A Hub-ready dataset folder: parquet shards per config and split, ``build_info/<config>.json`` and a card.
 
-Layout (``datasets`` 4+/5 loads it with no loading script, ``HF_NOTES.md`` C.9)::
+Layout (``datasets`` 4+/5 loads it from the card's YAML ``configs:``, with no loading script)::
 
     <folder>/README.md                               dataset card; its YAML ``configs:`` lists every config
     <folder>/<config>/<split>-00000-of-00001.parquet one or more shards per split

@@ -1,4 +1,4 @@
-"""Training mixtures of the UniMSE corpora (spec §1.1) and the evaluated-label filter (spec §1.5).
+"""Training mixtures of the UniMSE corpora and the evaluated-label filter (docs/datasets.md#mixtures).
 
 A mixture's ``train`` split is the union of its corpora's training rows, deterministically shuffled with a
 seed; validation and test stay per corpus, as splits ``validation_<corpus>`` / ``test_<corpus>``. Training
@@ -11,37 +11,33 @@ from collections.abc import Mapping
 
 from datasets import Dataset, DatasetDict, concatenate_datasets
 
-from ..labels import IEMOCAP_EMOTIONS, MELD_EMOTIONS, POLARITIES
+from ..labels import FIELD_LABELS
 from .report import BuildReport
 from .schema import SPLITS
 
-#: mixture name -> member corpora (spec §1.1 and the paper's ablations).
+#: mixture name -> member corpora (the official code's task subsets).
 MIXTURES: dict[str, tuple[str, ...]] = {
     "mos": ("mosi", "mosei"),
     "moseld": ("mosi", "mosei", "meld"),
     "moseldmp": ("mosi", "mosei", "meld", "iemocap"),
 }
-EVALUATED_LABELS: dict[str, tuple[str, ...]] = {
-    "polarity": POLARITIES,
-    "meld_emotion": MELD_EMOTIONS,
-    "iemocap_emotion": IEMOCAP_EMOTIONS,
-}
 
 
 def filter_evaluated_labels(corpus: str, splits: DatasetDict, report: BuildReport) -> DatasetDict:
-    """Drop (and count) rows whose **gold** polarity / MELD / IEMOCAP label is outside the evaluated sets.
+    """Drop (and count) rows whose **gold** polarity / MELD / IEMOCAP label is outside its set of
+    :data:`~unimse_hf.labels.FIELD_LABELS`.
 
-    This is the standard IEMOCAP 6-class filter (spec §1.5); for rows from the current readers it is
+    This is the standard IEMOCAP 6-class filter (docs/datasets.md#label-files); for rows from the current readers it is
     usually a no-op, since they already drop unknown labels.
     """
     out = {}
     for split, ds in splits.items():
-        columns = [n for f in EVALUATED_LABELS for n in (f, f"{f}_origin")]
+        columns = [n for f in FIELD_LABELS for n in (f, f"{f}_origin")]
         data = ds.select_columns(columns).to_dict()
         keep = []
         for i in range(len(ds)):
             bad = next(
-                (f for f, labels in EVALUATED_LABELS.items()
+                (f for f, labels in FIELD_LABELS.items()
                  if data[f"{f}_origin"][i] == "gold" and data[f][i] not in labels),
                 None,
             )

@@ -1,6 +1,6 @@
 """Import the official UniMSE v4 universal labels as pseudo fields (the paper's exact targets).
 
-Files (UniMSE PR #19, copied under ``/work/shared/data``; see ``docs/DATA.md``):
+Files (UniMSE PR #19; see docs/datasets.md#official-v4-labels):
 
 - MOSI / MOSEI: ``<source>/unimse_universal_labels.csv`` with columns
   ``video_id, clip_id, text, score_label, annotation, meld_label, iemocap_label, mode, label_by``; matched to
@@ -14,7 +14,7 @@ Files (UniMSE PR #19, copied under ``/work/shared/data``; see ``docs/DATA.md``):
 Only the fields missing for a row's own corpus are taken (gold fields are never overwritten); they get
 origin ``"pseudo"``. IEMOCAP codes become words (``neu`` -> ``neutral``); v4 IEMOCAP codes outside the 6
 evaluated classes (``sur``, ``fea``, ``dis``, ``oth``) leave the field missing and are counted (the official
-``label_filter`` drops those training rows, spec §1.5). Rows without a v4 match, and v4 rows without a
+``label_filter`` drops those training rows). Rows without a v4 match, and v4 rows without a
 dataset row, are counted in the build report. No official file exists for IEMOCAP here.
 """
 

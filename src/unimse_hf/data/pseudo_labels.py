@@ -1,16 +1,16 @@
-"""Pseudo-labels: fill the universal-label fields a corpus lacks from its nearest neighbours (spec §2.3).
+"""Pseudo-labels: fill the universal-label fields a corpus lacks from its nearest neighbours (paper §3.2).
 
 For each row and each field missing for its corpus (``score`` for MELD/IEMOCAP, ``meld_emotion`` for
 MOSI/MOSEI/IEMOCAP, ``iemocap_emotion`` for MOSI/MOSEI/MELD), the value is copied from the top-1 cosine
-nearest neighbour **of the same polarity** among the donors of that field. This module applies the spec's
-§9 fixes to the official procedure:
+nearest neighbour **of the same polarity** among the donors of that field. This module departs from the
+official procedure (docs/differences.md#pseudo-label-pools):
 
-- donors come from **training splits only** (a validation/test row is never a donor; spec §8-11);
-- donor pools hold only the evaluated label sets: MELD's 7 emotions and IEMOCAP's 6 classes (§8-10), so no
+- donors come from **training splits only** (a validation/test row is never a donor);
+- donor pools hold only the evaluated label sets: MELD's 7 emotions and IEMOCAP's 6 classes, so no
   training row ends up with an unusable label (the official build drops 452 such rows);
 - neutral rows get the fixed defaults with no search: score ``0.0``, MELD ``neutral``, IEMOCAP ``neutral``;
 - similarity is a chunked normalised matrix product with ``argmax`` (ties -> lowest pool index), not an
-  O(N²) Python loop (§8-12).
+  O(N²) Python loop.
 
 Donors of a field are the training rows whose value of that field is gold, i.e. the other corpora: MSA
 (MOSI + MOSEI) for ``score``, MELD for ``meld_emotion`` and IEMOCAP for ``iemocap_emotion``. Pool order
@@ -36,19 +36,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from datasets import DatasetDict
 
-from ..labels import IEMOCAP_EMOTIONS, MELD_EMOTIONS
+from ..labels import FIELD_LABELS
 from .columns import replace_columns
 from .report import BuildReport
 from .schema import CORPORA, SPLITS
 
 PSEUDO_FIELDS: tuple[str, ...] = ("score", "meld_emotion", "iemocap_emotion")
 NEUTRAL_DEFAULTS: dict[str, float | str] = {"score": 0.0, "meld_emotion": "neutral", "iemocap_emotion": "neutral"}
-#: Labels a donor may give per field (``None``: any finite score).
-POOL_LABELS: dict[str, tuple[str, ...] | None] = {
-    "score": None,
-    "meld_emotion": MELD_EMOTIONS,
-    "iemocap_emotion": IEMOCAP_EMOTIONS,
-}
 SEARCH_POLARITIES: tuple[str, ...] = ("positive", "negative")
 STEP = "pseudo_labels"
 
@@ -166,10 +160,10 @@ def _blocks(corpora: Mapping[str, DatasetDict]) -> list[tuple[str, str]]:
 
 
 def _is_valid_donor_value(name: str, value: object) -> bool:
-    labels = POOL_LABELS[name]
-    if labels is None:
+    """A donor gives a label of the field's set (:data:`~unimse_hf.labels.FIELD_LABELS`), or any finite score."""
+    if name == "score":
         return isinstance(value, (int, float)) and math.isfinite(value)
-    return value in labels
+    return value in FIELD_LABELS[name]
 
 
 def assign_pseudo_labels(

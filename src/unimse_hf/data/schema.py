@@ -8,9 +8,9 @@ Column reference (in order):
 
 - ``id`` (string): unique within a corpus across all splits. MOSI/MOSEI ``"{video_id}$_${clip_id}"``
   (MMSA's form), MELD ``"{split}/dia{D}_utt{U}"``, IEMOCAP the turn id (``"Ses01F_impro01_F000"``).
-- ``corpus`` (string): one of :data:`CORPORA`.
+- ``corpus`` (string): one of :data:`CORPORA` (``unimse_hf.labels.CORPORA``).
 - ``split`` (string): one of :data:`SPLITS`.
-- ``text`` (string): the utterance (MOSI/MOSEI lower-cased and whitespace-normalised, spec §1.3).
+- ``text`` (string): the utterance (MOSI/MOSEI lower-cased and whitespace-normalised, as UniMSE does).
 - ``speaker`` (string): "" when the corpus has none.
 - ``dialogue_id`` (string): "" for MOSI/MOSEI.
 - ``context_before`` / ``speakers_before`` (list of string): up to :data:`CONTEXT_SIZE` previous utterances
@@ -37,11 +37,12 @@ from __future__ import annotations
 import numpy as np
 from datasets import Array2D, Features, List, Value
 
-CORPORA: tuple[str, ...] = ("mosi", "mosei", "meld", "iemocap")
+from ..labels import CORPORA, LABEL_FIELDS
+
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 ORIGINS: tuple[str, ...] = ("gold", "pseudo", "missing")
 CONTEXT_SIZE: int = 5
-LABEL_FIELDS: tuple[str, ...] = ("score", "polarity", "meld_emotion", "iemocap_emotion")
+#: The frame-feature columns (the model and the processor keep their own copy: they ship as Hub remote code).
 MODALITIES: tuple[str, ...] = ("acoustic", "visual")
 
 
@@ -72,11 +73,9 @@ def unified_features(acoustic_dim: int | None = None, visual_dim: int | None = N
         "speakers_before": List(string),
         "context_after": List(string),
         "speakers_after": List(string),
-        "score": Value("float32"),
-        "polarity": string,
-        "meld_emotion": string,
-        "iemocap_emotion": string,
     }
+    for field in LABEL_FIELDS:  # score: float32; the categorical fields: their label word
+        columns[field] = Value("float32") if field == "score" else string
     for field in LABEL_FIELDS:
         columns[f"{field}_origin"] = string
     columns["universal_label"] = string

@@ -1,14 +1,13 @@
-"""Write the ``universal_label`` column (the T5 target, spec §2.1) from the four label fields."""
+"""Write the ``universal_label`` column (the T5 target, paper §3.2) from the four label fields."""
 
 from __future__ import annotations
 
 from datasets import Dataset
 
-from ..labels import format_universal_label
+from ..labels import LABEL_FIELDS, format_universal_label
 from .columns import replace_columns
 from .report import BuildReport
 
-UL_FIELDS: tuple[str, ...] = ("polarity", "score", "meld_emotion", "iemocap_emotion")
 STEP = "universal_label"
 
 
@@ -21,20 +20,20 @@ def write_universal_labels(
 
     Args:
         dataset: unified-schema rows.
-        precision: decimals of the score (spec §9 recommends 1; ``None`` keeps the full float as the
+        precision: decimals of the score (docs/differences.md#score-precision; ``None`` keeps the full float as the
             official targets do).
         report: build report receiving the counts of rows without a universal label.
     """
-    data = dataset.select_columns(["corpus", "split", *UL_FIELDS]).to_dict()
+    data = dataset.select_columns(["corpus", "split", *LABEL_FIELDS]).to_dict()
     labels: list[str | None] = []
     for i in range(len(dataset)):
-        values = [data[name][i] for name in UL_FIELDS]
-        missing = [name for name, value in zip(UL_FIELDS, values, strict=True) if value is None]
+        fields = {name: data[name][i] for name in LABEL_FIELDS}
+        missing = [name for name, value in fields.items() if value is None]
         if missing:
             labels.append(None)
             if report is not None:
                 report.add("note", STEP, data["corpus"][i], data["split"][i],
                            f"universal label not written: {', '.join(missing)} missing")
         else:
-            labels.append(format_universal_label(*values, precision=precision))
+            labels.append(format_universal_label(**fields, precision=precision))
     return replace_columns(dataset, {"universal_label": labels})
