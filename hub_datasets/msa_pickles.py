@@ -1,4 +1,4 @@
-"""MOSI/MOSEI feature pickles: MMSA ``Processed/*.pkl`` and MulT/CMU/UniMSE ``*_data*.pkl`` (docs/datasets.md#feature-files).
+"""MOSI/MOSEI feature pickles: MMSA ``Processed/*.pkl`` and MulT/CMU/UniMSE ``*_data*.pkl`` (docs/datasets.md).
 
 Both are ``{"train"|"valid"|"test": {...}}`` with ``audio`` ``(N, L_a, d_a)`` and ``vision`` ``(N, L_v, d_v)``.
 

@@ -1,4 +1,4 @@
-"""Universal label format/parse, label sets and the gold references (docs/method.md#universal-labels, docs/differences.md#label-parsing)."""
+"""Universal label format/parse, label sets and the gold references (docs/method.md, docs/differences.md)."""
 
 import math
 
@@ -252,7 +252,7 @@ def test_reference_arrays_reject_bad_rows(row, message):
 
 
 def test_official_meld_v4_labels_parse_and_shorten():
-    """Real data (docs/differences.md#score-precision): the official MELD training ULs parse; the 257 rows whose IEMOCAP pseudo-label is
+    """Real data: the official MELD training ULs parse; the 257 rows whose IEMOCAP pseudo-label is
     outside the 6 classes are flagged; one decimal brings every target under the 20-token generation limit."""
     import csv
 

@@ -1,4 +1,4 @@
-"""UniMSEProcessor: model input text (docs/method.md#input-prompt-and-context), tokenisation, acoustic/visual padding, save/load."""
+"""UniMSEProcessor: model input text (docs/method.md), tokenisation, acoustic/visual padding, save/load."""
 
 import csv
 import json

@@ -29,10 +29,12 @@ class UniMSEConfig(T5Config):
     fusion_bottleneck (`int`, defaults to 64):
         Bottleneck width of PMF's sigmoid adapter.
     fusion_in_decoder (`bool`, defaults to `False`):
-        Also fuse after the same block indices of the decoder, as the official code does (the paper fuses in the encoder; unimse-hf docs, differences.md).
+        Also fuse after the same block indices of the decoder, as the official code does (the paper fuses in the
+        encoder only; unimse-hf docs, differences.md).
     fusion_init (`str`, defaults to `"identity"`):
         `"identity"`: a freshly initialised PMF returns its input exactly, so a model warm-started from T5 starts
-        as that T5. `"random"`: the official initialisation (random 832→768 output projection; unimse-hf docs, differences.md).
+        as that T5. `"random"`: the official initialisation (random 832→768 output projection; unimse-hf
+        docs, differences.md).
     contrastive_dim (`int`, defaults to 30):
         Size of the projected text/acoustic/visual representations used by the contrastive losses.
     """

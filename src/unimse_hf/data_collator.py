@@ -1,7 +1,7 @@
 """Data collator: rows of the unified dataset -> one padded batch for the model (and, optionally, its references).
 
 Evaluation has to score each corpus on its own field (MOSI/MOSEI on the score, MELD and IEMOCAP on their emotion
-field, docs/method.md#universal-labels), so the corpus and gold fields must reach ``compute_metrics``. Two ways are supported:
+field, docs/method.md), so the corpus and gold fields must reach ``compute_metrics``. Two ways are supported:
 
 - ``return_metadata=True``: the batch also carries the int/float tensors of :data:`~unimse_hf.labels.REFERENCE_KEYS`
   (``corpus_id``, ``gold_score``, ``gold_meld_emotion``, ``gold_iemocap_emotion``; shape ``(batch,)``). The model

@@ -128,7 +128,7 @@ def erc_metrics(
 def corpus_metrics(
     corpus: str, predictions: Sequence[Any], references: Mapping[str, np.ndarray]
 ) -> dict[str, float]:
-    """Score parsed predictions of one corpus on its own field (docs/method.md#universal-labels): flat ``{metric: value}``.
+    """Score parsed predictions of one corpus on its own field (docs/method.md): flat ``{metric: value}``.
 
     Args:
         corpus: one of :data:`CORPORA`.

@@ -2,7 +2,8 @@
 
 ``datasets`` needs one ``Array2D((None, d))`` type per column, but corpora come with different per-frame dims
 (MOSI MMSA 5-d audio, MOSEI 74-d, ...) or without features at all, so every modality is zero-padded to one
-dim (docs/differences.md#feature-dimensions). Per modality, the target dim is the largest dim among the corpora; smaller ones are zero-padded on the
+dim (docs/differences.md#feature-dimensions). Per modality, the target dim is the largest dim among the
+corpora; smaller ones are zero-padded on the
 right (the official code's ``feature_pading``), and corpora without that modality get zero-frame arrays
 (``schema.no_frames``) with feature set ``""``. Each change is counted in the build report. Nothing is cut
 (the official code keeps ``[:, :64]`` of MELD's features; pass already-cut features if you want that).
