@@ -1,30 +1,61 @@
-# Set-up and checks. `make test` works on a fresh machine: it creates .venv, installs the CPU
-# build of PyTorch first (a bare `torch` requirement would pull a multi-GB CUDA build), then the
-# package with its dev extra, then runs the suite.
+# Set-up and checks. `make test` works on a fresh machine: it creates .venv, installs the CPU build of PyTorch
+# first (a bare `torch` requirement would pull a multi-GB CUDA build), then the package with its dev extra at the
+# exact versions of requirements/lock.txt, then runs the suite.
+#
+#   make test         the suite on the locked versions (what CI lands on)
+#   make test-latest  the suite on the newest releases the package index serves (.venv-latest)
+#   make test-min     the suite on the lowest versions pyproject.toml declares (requirements/min.txt, .venv-min)
+#   make lock         test-latest, then write its exact versions to requirements/lock.txt
+#   make lint         ruff check + ruff format --check
 PYTHON ?= python3
 VENV ?= .venv
-BIN := $(VENV)/bin
 TORCH_PIN ?= torch==2.13.0
-STAMP := $(VENV)/.installed
+LOCK := requirements/lock.txt
+MIN := requirements/min.txt
+# the libraries whose releases break us most often: test-latest upgrades these eagerly
+HF_STACK := transformers datasets peft accelerate huggingface-hub evaluate tokenizers safetensors
+PYTEST := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false python -m pytest
 
-.PHONY: install test lint clean
+.PHONY: install test test-latest test-min lock lint format clean
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+# $(call fresh_venv,DIR): an empty venv with an up-to-date pip and the CPU torch wheel
+define fresh_venv
+	rm -rf $(1)
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/pip install --quiet --upgrade pip
+	$(1)/bin/pip install --quiet "$(TORCH_PIN)"
+endef
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet "$(TORCH_PIN)"
-	$(BIN)/pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+$(VENV)/.installed: pyproject.toml $(LOCK)
+	$(call fresh_venv,$(VENV))
+	$(VENV)/bin/pip install --quiet -c $(LOCK) -e ".[dev]"
+	touch $@
 
-install: $(STAMP)
+install: $(VENV)/.installed
 
-test: $(STAMP)
-	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false $(BIN)/python -m pytest -q
+test: install
+	. $(VENV)/bin/activate && $(PYTEST)
 
-lint: $(STAMP)
-	$(BIN)/ruff check src tests hub_datasets
+test-latest:
+	$(call fresh_venv,.venv-latest)
+	.venv-latest/bin/pip install --quiet --upgrade --upgrade-strategy eager -e ".[dev]" $(HF_STACK)
+	. .venv-latest/bin/activate && $(PYTEST)
+
+test-min:
+	$(call fresh_venv,.venv-min)
+	.venv-min/bin/pip install --quiet -c $(MIN) -e ".[dev]"
+	. .venv-min/bin/activate && $(PYTEST)
+
+lock: test-latest
+	.venv-latest/bin/pip freeze --exclude-editable --exclude unimse-hf | sed -E 's/^(torch==[^+]*)\+.*/\1/' > $(LOCK)
+	@echo "wrote $(LOCK) from the environment that just passed the suite"
+
+lint: install
+	$(VENV)/bin/ruff check src tests hub_datasets benchmarks
+	$(VENV)/bin/ruff format --check src tests hub_datasets benchmarks
+
+format: install
+	$(VENV)/bin/ruff format src tests hub_datasets benchmarks
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info
+	rm -rf $(VENV) .venv-latest .venv-min build *.egg-info src/*.egg-info

@@ -63,10 +63,10 @@ def test_numpy_and_containers_round_trip(protocol):
 
 
 def test_numpy1_module_paths_are_accepted():
-    # numpy 1.x pickles name numpy.core.multiarray; protocol 2 writes globals as text lines
+    # numpy 1.x pickles name numpy.core.multiarray (numpy 2 writes numpy._core); protocol 2 writes globals as text
     data = pickle.dumps(np.arange(6, dtype=np.int32).reshape(2, 3), protocol=2)
     old = data.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
-    assert old != data
+    assert b"cnumpy.core.multiarray\n" in old
     np.testing.assert_array_equal(safe_loads(old), np.arange(6).reshape(2, 3))
 
 
