@@ -114,7 +114,7 @@ def test_msa_and_iemocap_style_inputs(processor):
 
 
 def test_speaker_names_only_for_meld_rows_by_default(tokenizer):
-    """IEMOCAP rows carry actor ids as ``speaker``; the paper writes speaker names for MELD only (docs/method.md#input-prompt-and-context)."""
+    """IEMOCAP rows carry actor ids as ``speaker``; the paper writes speaker names for MELD only (docs/method.md)."""
     row = {"text": "now", "speaker": "Ses01_F", "context_before": ["before"], "speakers_before": [""],
            "context_after": ["after"], "speakers_after": ["Ses01_M"]}  # fmt: skip
     rows = [row | {"corpus": "iemocap"}, row | {"corpus": "meld"}]

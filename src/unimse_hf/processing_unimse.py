@@ -55,8 +55,9 @@ class UniMSEProcessor(ProcessorMixin):
         context_window: ERC utterances taken on each side of the target (paper §3.2: 2).
         context_mode: ``"bidirectional"`` (the paper: past and future utterances) or ``"past"`` (streaming use).
         use_speakers: write ``"Speaker text"`` for every utterance that has a speaker name.
-        speaker_corpora: in :meth:`process_rows`, the corpora whose rows keep their speaker names (the official inputs: MELD
-            only; IEMOCAP rows carry actor ids as ``speaker`` but the paper writes none). ``None``: every corpus.
+        speaker_corpora: in :meth:`process_rows`, the corpora whose rows keep their speaker names (official
+            inputs: MELD only; IEMOCAP rows carry actor ids as ``speaker`` but the paper writes none). ``None``:
+            every corpus.
         max_source_length: input token limit (EOS included); longer inputs are cut on the tokenizer's
             ``truncation_side`` with a :class:`UniMSEDataWarning`.
         max_target_length: target token limit (EOS included) for ``text_target``.
