@@ -11,6 +11,7 @@ from transformers import AutoTokenizer, GenerationConfig, Seq2SeqTrainer, Seq2Se
 
 from unimse_hf import UniMSEDataCollator, UniMSEForConditionalGeneration, UniMSEProcessor
 from unimse_hf.data_collator import pop_metadata
+from unimse_hf.feature_extraction_unimse import UniMSEFeatureExtractor
 from unimse_hf.labels import CORPORA, IEMOCAP_EMOTIONS, MELD_EMOTIONS, REFERENCE_KEYS, format_universal_label
 from unimse_hf.metrics import UniMSEComputeMetrics
 
@@ -53,7 +54,7 @@ def make_row(i: int, corpus: str, with_av: bool = True) -> dict:
 @pytest.fixture(scope="module")
 def processor():
     tokenizer = AutoTokenizer.from_pretrained(TOKENIZER_DIR)
-    return UniMSEProcessor(tokenizer, acoustic_dim=ACOUSTIC_DIM, visual_dim=VISUAL_DIM)
+    return UniMSEProcessor(tokenizer, UniMSEFeatureExtractor(acoustic_dim=ACOUSTIC_DIM, visual_dim=VISUAL_DIM))
 
 
 def test_collator_pads_text_labels_and_frames(processor):
@@ -101,8 +102,6 @@ def test_rows_without_target_get_ignored_labels(processor):
     labels = UniMSEDataCollator(processor)(rows)["labels"]
     assert (labels[1] == -100).all()
     assert labels[0].tolist()[: (labels[0] != -100).sum()] == processor.tokenizer("positive,1.0,joy,joy").input_ids
-    with pytest.raises(ValueError, match="no row has a 'universal_label'"):
-        processor.process_rows([dict(make_row(1, "mosi"), universal_label=None)], target_column="universal_label")
     with pytest.raises(ValueError, match="empty batch"):
         UniMSEDataCollator(processor)([])
 
@@ -116,6 +115,42 @@ def test_bad_rows_raise_naming_the_argument(processor):
     row["text"] = None
     with pytest.raises(TypeError, match=r"text\[0\] must be a str, got NoneType"):
         UniMSEDataCollator(processor)([row])
+
+
+def test_speaker_names_only_for_meld_rows_by_default(processor):
+    """IEMOCAP rows carry actor ids as ``speaker``; the paper writes speaker names for MELD only (docs/method.md)."""
+    row = {"text": "now", "speaker": "Ses01_F", "context_before": ["before"], "speakers_before": [""],
+           "context_after": ["after"], "speakers_after": ["Ses01_M"]}  # fmt: skip
+    rows = [row | {"corpus": "iemocap"}, row | {"corpus": "meld"}]
+    decode = processor.tokenizer.batch_decode
+    texts = decode(UniMSEDataCollator(processor)(rows)["input_ids"], skip_special_tokens=True)
+    assert texts[0] == "sst2 sentence: before now after"  # the </s> fences are special tokens
+    assert texts[1] == "sst2 sentence: before Ses01_F now Ses01_M after"
+    everyone = UniMSEDataCollator(processor, speaker_corpora=None)(rows)["input_ids"]
+    assert decode(everyone, skip_special_tokens=True) == [texts[1], texts[1]]
+    with pytest.raises(ValueError, match=r"speaker_corpora must name corpora of .* got \['friends'\]"):
+        UniMSEDataCollator(processor, speaker_corpora=["meld", "friends"])
+    with pytest.raises(TypeError, match="speaker_corpora must be a list of corpus names or None, got str"):
+        UniMSEDataCollator(processor, speaker_corpora="meld")
+
+
+def test_unified_schema_rows_without_frames(processor):
+    """The dataset schema stores "no features" as zero frames, which a python-format row reads back as []."""
+    from unimse_hf.data.schema import empty_row, no_frames, unified_features
+
+    rows = []
+    for frames in (0, 2, 0):
+        row = empty_row("mosi", "test", f"id{frames}", "hi")
+        row |= {"acoustic": np.ones((frames, ACOUSTIC_DIM), np.float32), "acoustic_feature_set": "x" * bool(frames),
+                "visual": no_frames(VISUAL_DIM), "visual_feature_set": ""}  # fmt: skip
+        rows.append(row)
+    dataset = datasets.Dataset.from_list(rows, features=unified_features(acoustic_dim=ACOUSTIC_DIM,
+                                                                         visual_dim=VISUAL_DIM))  # fmt: skip
+    assert dataset[0]["acoustic"] == []
+    for source in (dataset.to_list(), list(dataset.with_format("numpy"))):
+        out = UniMSEDataCollator(processor)(source)
+        assert out["acoustic_mask"].tolist() == [[0, 0], [1, 1], [0, 0]]
+        assert "visual_features" not in out and "labels" not in out
 
 
 # ------------------------------------------------------------------------------------------------ Trainer, end to end

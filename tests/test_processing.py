@@ -10,7 +10,8 @@ from conftest import FIXTURES, SHARED_DATA, TOKENIZER_DIR
 from transformers import AutoProcessor, AutoTokenizer
 
 import unimse_hf
-from unimse_hf import UniMSEProcessor
+from unimse_hf import UniMSEDataCollator, UniMSEProcessor
+from unimse_hf.feature_extraction_unimse import UniMSEFeatureExtractor
 from unimse_hf.processing_unimse import UniMSEDataWarning
 
 MELD_FIXTURE = FIXTURES / "meld" / "dev_dialogue2.csv"
@@ -21,9 +22,16 @@ def tokenizer():
     return AutoTokenizer.from_pretrained(TOKENIZER_DIR)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _registered_feature_extractor():
+    from auto_registration import register_feature_extractor
+
+    register_feature_extractor()
+
+
 @pytest.fixture
 def processor(tokenizer):
-    return UniMSEProcessor(tokenizer, acoustic_dim=4, visual_dim=3)
+    return UniMSEProcessor(tokenizer, UniMSEFeatureExtractor(acoustic_dim=4, visual_dim=3))
 
 
 def meld_dialogue_rows(path=MELD_FIXTURE, max_context=5):
@@ -68,8 +76,8 @@ def test_meld_input_text_matches_spec(processor, index):
     rows = meld_dialogue_rows()
     row = rows[index]
     assert processor.build_input_text(**row) == MELD_EXPECTED[index]
-    # the batch path builds the same text
-    ids = processor.process_rows([row | {"corpus": "meld"}])["input_ids"][0].tolist()
+    # the batch path (dataset rows through the collator) builds the same text
+    ids = UniMSEDataCollator(processor, target_column=None)([row | {"corpus": "meld"}])["input_ids"][0].tolist()
     assert ids == processor.tokenizer(MELD_EXPECTED[index])["input_ids"]
 
 
@@ -111,21 +119,6 @@ def test_msa_and_iemocap_style_inputs(processor):
     # IEMOCAP: per-speaker windows without speaker names
     text = processor.build_input_text("now", context_before=["one", "two", "three"], context_after=["later"])
     assert text == "sst2 sentence: two three </s> now </s> later"
-
-
-def test_speaker_names_only_for_meld_rows_by_default(tokenizer):
-    """IEMOCAP rows carry actor ids as ``speaker``; the paper writes speaker names for MELD only (docs/method.md)."""
-    row = {"text": "now", "speaker": "Ses01_F", "context_before": ["before"], "speakers_before": [""],
-           "context_after": ["after"], "speakers_after": ["Ses01_M"]}  # fmt: skip
-    rows = [row | {"corpus": "iemocap"}, row | {"corpus": "meld"}]
-    decode = tokenizer.batch_decode
-    texts = decode(UniMSEProcessor(tokenizer).process_rows(rows)["input_ids"], skip_special_tokens=True)
-    assert texts[0] == "sst2 sentence: before now after"  # the </s> fences are special tokens
-    assert texts[1] == "sst2 sentence: before Ses01_F now Ses01_M after"
-    everyone = UniMSEProcessor(tokenizer, speaker_corpora=None).process_rows(rows)["input_ids"]
-    assert decode(everyone, skip_special_tokens=True) == [texts[1], texts[1]]
-    with pytest.raises(ValueError, match=r"speaker_corpora must name corpora of .* got \['friends'\]"):
-        UniMSEProcessor(tokenizer, speaker_corpora=["meld", "friends"])
 
 
 def test_plain_python_batch_call(processor):
@@ -200,26 +193,6 @@ def test_single_sample_and_3d_batch_frames(processor):
     assert out["acoustic_features"].shape == (2, 3, 4) and out["acoustic_mask"].sum().item() == 6
 
 
-def test_unified_schema_rows_without_frames(processor):
-    """The dataset schema stores "no features" as zero frames, which a python-format row reads back as []."""
-    import datasets
-
-    from unimse_hf.data.schema import empty_row, no_frames, unified_features
-
-    rows = []
-    for frames in (0, 2, 0):
-        row = empty_row("mosi", "test", f"id{frames}", "hi")
-        row |= {"acoustic": np.ones((frames, 4), np.float32), "acoustic_feature_set": "x" * bool(frames),
-                "visual": no_frames(3), "visual_feature_set": ""}  # fmt: skip
-        rows.append(row)
-    dataset = datasets.Dataset.from_list(rows, features=unified_features(acoustic_dim=4, visual_dim=3))
-    assert dataset[0]["acoustic"] == []
-    for source in (dataset.to_list(), list(dataset.with_format("numpy"))):
-        out = processor.process_rows(source)
-        assert out["acoustic_mask"].tolist() == [[0, 0], [1, 1], [0, 0]]
-        assert "visual_features" not in out
-
-
 def test_non_finite_frames_are_zeroed_and_counted(processor):
     bad = np.ones((3, 4), dtype=np.float32)
     bad[0, 0], bad[1, 2], bad[2, 3] = np.nan, -np.inf, np.inf  # MOSEI COVAREP has -inf
@@ -236,7 +209,8 @@ def test_model_accepts_processor_output(tokenizer):
 
     config = tiny_unimse_config(vocab_size=tokenizer.vocab_size + 100)
     model = UniMSEForConditionalGeneration(config).eval()
-    processor = UniMSEProcessor(tokenizer, acoustic_dim=config.acoustic_dim, visual_dim=config.visual_dim)
+    extractor = UniMSEFeatureExtractor(acoustic_dim=config.acoustic_dim, visual_dim=config.visual_dim)
+    processor = UniMSEProcessor(tokenizer, extractor)
     batch = processor(
         ["good", "bad"],
         acoustic=[np.ones((4, 6)), None],
@@ -273,7 +247,7 @@ def test_bad_inputs_raise_clear_errors(processor, kwargs, error, message):
 
 
 def test_batch_mixing_frame_dims_is_rejected(tokenizer):
-    processor = UniMSEProcessor(tokenizer, acoustic_dim=None, visual_dim=None)
+    processor = UniMSEProcessor(tokenizer, UniMSEFeatureExtractor(acoustic_dim=None, visual_dim=None))
     with pytest.raises(ValueError, match=r"visual\[2\] has 35 features per frame but visual\[0\] has 64"):
         processor(["a", "b", "c"], visual=[np.ones((2, 64)), None, np.zeros((2, 35))])
 
@@ -284,30 +258,48 @@ def test_batch_mixing_frame_dims_is_rejected(tokenizer):
         (dict(context_mode="future"), "context_mode must be one of"),
         (dict(context_window=-1), "context_window must be an int >= 0, got -1"),
         (dict(max_source_length=1), "max_source_length must be an int >= 2"),
-        (dict(acoustic_dim=0), "acoustic_dim must be a positive int or None, got 0"),
     ],
 )
 def test_bad_options_raise(tokenizer, kwargs, message):
     with pytest.raises(ValueError, match=message):
         UniMSEProcessor(tokenizer, **kwargs)
+    with pytest.raises(TypeError, match="feature_extractor must be a UniMSEFeatureExtractor or None, got dict"):
+        UniMSEProcessor(tokenizer, {"acoustic_dim": 4})
+
+
+def test_processor_composes_tokenizer_and_feature_extractor(tokenizer):
+    default = UniMSEProcessor(tokenizer)
+    assert isinstance(default.feature_extractor, UniMSEFeatureExtractor)
+    assert (default.acoustic_dim, default.visual_dim) == (64, 64)  # UniMSEConfig's defaults
+    assert default.model_input_names == ["input_ids", "attention_mask", "acoustic_features", "acoustic_mask",
+                                         "visual_features", "visual_mask"]  # fmt: skip
+    extractor = UniMSEFeatureExtractor(acoustic_dim=4, visual_dim=None)
+    by_keyword = UniMSEProcessor(tokenizer=tokenizer, feature_extractor=extractor)
+    assert by_keyword.feature_extractor is extractor and (by_keyword.acoustic_dim, by_keyword.visual_dim) == (4, None)
 
 
 # ------------------------------------------------------------------------------------------------ save / load
 def test_save_pretrained_round_trip(tmp_path, tokenizer):
+    extractor = UniMSEFeatureExtractor(acoustic_dim=6, visual_dim=None, sampling_rate=16000,
+                                       acoustic_feature_set="covarep", padding_value=-1.0)  # fmt: skip
     processor = UniMSEProcessor(
-        tokenizer, prefix="msa: ", context_window=1, context_mode="past", use_speakers=False,
-        speaker_corpora=["meld", "iemocap"], max_source_length=64, max_target_length=16, acoustic_dim=6,
-        visual_dim=None,
+        tokenizer, extractor, prefix="msa: ", context_window=1, context_mode="past", use_speakers=False,
+        max_source_length=64, max_target_length=16,
     )  # fmt: skip
     processor.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "processor_config.json").read_text())
     assert saved["processor_class"] == "UniMSEProcessor" and saved["context_mode"] == "past"
+    assert saved["feature_extractor"]["feature_extractor_type"] == "UniMSEFeatureExtractor"
+    assert saved["feature_extractor"]["acoustic_feature_set"] == "covarep"
     row = meld_dialogue_rows()[2]
+    frames = [np.ones((2, 6)), np.ones((3, 6))]
     for loaded in (UniMSEProcessor.from_pretrained(tmp_path), AutoProcessor.from_pretrained(tmp_path)):
         assert isinstance(loaded, UniMSEProcessor)
-        options = ("prefix", "context_window", "context_mode", "use_speakers", "speaker_corpora",
-                   "max_source_length", "max_target_length", "acoustic_dim", "visual_dim")  # fmt: skip
+        options = ("prefix", "context_window", "context_mode", "use_speakers", "max_source_length",
+                   "max_target_length", "acoustic_dim", "visual_dim")  # fmt: skip
         assert {k: getattr(loaded, k) for k in options} == {k: getattr(processor, k) for k in options}
+        assert loaded.feature_extractor.to_dict() == processor.feature_extractor.to_dict()
+        assert loaded(["a", "b"], acoustic=frames)["acoustic_features"][0, 2].tolist() == [-1.0] * 6
         assert loaded.build_input_text(**row) == processor.build_input_text(**row) == (
             "msa: Well! Well! Well! Joey Tribbiani! So you came back huh? They </s> What are you talkin’ about? "
             "I never left you! You’ve always been my agent!"
@@ -324,21 +316,25 @@ def test_auto_processor_from_a_model_folder(tmp_path, tokenizer):
 
 
 def test_saved_processor_loads_as_remote_code_without_unimse_hf(tmp_path, tokenizer):
-    """The save folder carries auto_map + processing_unimse.py + labels.py: plain transformers can load it."""
+    """The save folder carries auto_map + processing_unimse.py and the files it imports (labels.py,
+    feature_extraction_unimse.py): plain transformers loads it, without unimse_hf installed."""
     import os
     import subprocess
     import sys
 
-    UniMSEProcessor(tokenizer, context_window=1).save_pretrained(tmp_path / "proc")
-    assert {"processing_unimse.py", "labels.py"} <= set(os.listdir(tmp_path / "proc"))
+    extractor = UniMSEFeatureExtractor(acoustic_dim=3, visual_dim=None)
+    UniMSEProcessor(tokenizer, extractor, context_window=1).save_pretrained(tmp_path / "proc")
+    assert {"processing_unimse.py", "labels.py", "feature_extraction_unimse.py"} <= set(os.listdir(tmp_path / "proc"))
     script = (
-        "import sys; from transformers import AutoProcessor; "
+        "import sys; sys.modules['unimse_hf'] = None; import numpy as np; from transformers import AutoProcessor; "
         f"p = AutoProcessor.from_pretrained({str(tmp_path / 'proc')!r}, trust_remote_code=True); "
-        "assert 'unimse_hf' not in sys.modules, 'unimse_hf was imported'; "
-        "print(type(p).__module__, p.build_input_text('c', context_before=['a', 'b']))"
+        "out = p('c', acoustic=np.ones((2, 3))); "
+        "print(type(p).__module__, type(p.feature_extractor).__module__, p.acoustic_dim, p.visual_dim, "
+        "out['acoustic_mask'].tolist(), p.build_input_text('c', context_before=['a', 'b']), sep='|')"
     )
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf_home"))
     result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
-    module, text = result.stdout.strip().split(" ", 1)
-    assert module.startswith("transformers_modules.") and text == "sst2 sentence: b </s> c"
+    module, extractor_module, *printed = result.stdout.strip().split("|")
+    assert module.startswith("transformers_modules.") and extractor_module.startswith("transformers_modules.")
+    assert printed == ["3", "None", "[[1, 1]]", "sst2 sentence: b </s> c"]

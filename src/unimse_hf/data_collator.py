@@ -20,8 +20,12 @@ from typing import Any
 
 import torch
 
-from .labels import REFERENCE_KEYS, reference_arrays
+from .feature_extraction_unimse import MODALITIES
+from .labels import CORPORA, REFERENCE_KEYS, reference_arrays
 from .processing_unimse import UniMSEProcessor
+
+# the row columns handed to the processor besides ``text`` and the frames (the unified schema's text columns)
+_CONTEXT_COLUMNS = ("speaker", "context_before", "speakers_before", "context_after", "speakers_after")
 
 
 def pop_metadata(batch: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -33,29 +37,64 @@ def pop_metadata(batch: dict[str, Any]) -> dict[str, torch.Tensor]:
 class UniMSEDataCollator:
     """Collate unified-dataset rows with a :class:`UniMSEProcessor`.
 
+    Each row gives ``text``, ``corpus``, ``speaker``, ``context_before``/``speakers_before``,
+    ``context_after``/``speakers_after``, optionally ``acoustic``/``visual`` frames (``None`` or zero frames:
+    none) and the ``target_column``; other columns are ignored (the reference columns are read when
+    ``return_metadata``).
+
     Args:
         processor: builds the input text, tokenises text and targets, pads acoustic/visual frames.
         target_column: row column holding the target string (the universal label). When no row of a batch has
-            one, the batch has no ``labels``; rows without one in a batch with targets get -100 labels (no loss).
+            one, the batch has no ``labels``; rows without one in a batch with targets get -100 labels (no loss,
+            e.g. an evaluation row whose pseudo fields could not be filled: it is still generated for and scored
+            on its gold field).
         return_metadata: also return the reference tensors (see the module docstring).
+        speaker_corpora: the corpora whose rows keep their speaker names (the paper writes them for MELD only;
+            IEMOCAP rows carry actor ids as ``speaker``). ``None``: every corpus.
 
-    Returns (``__call__``):
-        ``dict`` with ``input_ids``/``attention_mask`` ``(batch, length)``, ``labels`` ``(batch, target_length)``
-        (-100 on padding), ``acoustic_features`` ``(batch, frames, dim)`` + ``acoustic_mask`` ``(batch, frames)``
-        and the visual pair when some row has frames, and, with ``return_metadata``, ``corpus_id`` int64,
-        ``gold_score`` float32 (NaN when missing), ``gold_meld_emotion``/``gold_iemocap_emotion`` int64 (-1 when
-        missing), each ``(batch,)``.
+    Returns (``__call__``): a ``dict`` with
+
+    - ``input_ids``, ``attention_mask``: int64 ``(batch, length)``;
+    - ``labels``: int64 ``(batch, target_length)``, -100 on padding and on rows without a target; only when some
+      row has a target;
+    - ``acoustic_features`` float32 ``(batch, frames, acoustic_dim)`` + ``acoustic_mask`` int64
+      ``(batch, frames)`` (1 = real frame): only when some row has acoustic frames; ``visual_features`` +
+      ``visual_mask`` likewise;
+    - with ``return_metadata``: ``corpus_id`` int64, ``gold_score`` float32 (NaN when missing),
+      ``gold_meld_emotion`` and ``gold_iemocap_emotion`` int64 (-1 when missing), each ``(batch,)``.
     """
 
     processor: UniMSEProcessor
     target_column: str | None = "universal_label"
     return_metadata: bool = False
+    speaker_corpora: Sequence[str] | None = ("meld",)
+
+    def __post_init__(self):
+        if self.speaker_corpora is not None:
+            if isinstance(self.speaker_corpora, str) or not isinstance(self.speaker_corpora, Sequence):
+                raise TypeError(
+                    f"speaker_corpora must be a list of corpus names or None, got {type(self.speaker_corpora).__name__}"
+                )
+            unknown = [c for c in self.speaker_corpora if c not in CORPORA]
+            if unknown:
+                raise ValueError(f"speaker_corpora must name corpora of {CORPORA} (or be None), got {unknown}")
+            self.speaker_corpora = tuple(self.speaker_corpora)
 
     def __call__(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
         if not rows:
             raise ValueError("rows must hold at least one row, got an empty batch")
-        has_target = self.target_column is not None and any(row.get(self.target_column) is not None for row in rows)
-        batch = dict(self.processor.process_rows(rows, target_column=self.target_column if has_target else None))
+        kwargs = {name: [row.get(name) for row in rows] for name in _CONTEXT_COLUMNS + MODALITIES}
+        if self.speaker_corpora is not None:
+            for i, row in enumerate(rows):
+                if row.get("corpus") not in self.speaker_corpora:
+                    kwargs["speaker"][i] = kwargs["speakers_before"][i] = kwargs["speakers_after"][i] = None
+        targets = [None] * len(rows) if self.target_column is None else [row.get(self.target_column) for row in rows]
+        without_target = [i for i, target in enumerate(targets) if target is None]
+        if len(without_target) < len(rows):
+            kwargs["text_target"] = ["" if target is None else target for target in targets]
+        batch = dict(self.processor(text=[row.get("text") for row in rows], **kwargs))
+        if "labels" in batch and without_target:
+            batch["labels"][without_target] = -100
         if self.return_metadata:
             references = reference_arrays(rows)
             batch.update({key: torch.as_tensor(value) for key, value in references.items()})

@@ -1,13 +1,14 @@
-"""UniMSEProcessor: model input text (prompt + ERC context window), tokenisation, and acoustic/visual padding.
+"""UniMSEProcessor: model input text (prompt + ERC context window) and its tokenisation, plus frame padding.
 
-The processor owns every step between plain inputs (or one row of the unified dataset) and the tensors that
-`UniMSEForConditionalGeneration.forward` takes (paper §3.2, input formalization):
+The processor composes a T5 tokenizer and a :class:`UniMSEFeatureExtractor` and owns every step between plain
+inputs and the tensors that `UniMSEForConditionalGeneration.forward` takes (paper §3.2, input formalization):
 
 - the input text ``prefix + [context before] </s> [speaker] text </s> [context after]``,
 - its tokenisation (truncated to ``max_source_length`` with a warning that says how much was cut),
 - the target (universal label) tokenisation, padded with -100,
-- acoustic/visual frame sequences padded on the right into ``(batch, frames, dim)`` with ``(batch, frames)``
-  masks (1 = real frame), NaN/inf replaced by 0 with a warning.
+- acoustic/visual frames, handed to the feature extractor (right padding, masks, NaN/inf zeroed).
+
+Rows of the unified dataset are turned into these inputs by ``UniMSEDataCollator``.
 """
 
 from __future__ import annotations
@@ -20,16 +21,32 @@ import numpy as np
 import torch
 from transformers import BatchFeature, ProcessorMixin
 
-from .labels import CORPORA, UniversalLabel, parse_universal_label
+from .feature_extraction_unimse import UniMSEDataWarning, UniMSEFeatureExtractor
+from .labels import UniversalLabel, parse_universal_label
 
 CONTEXT_MODES = ("bidirectional", "past")
-MODALITIES = ("acoustic", "visual")
 # Literal fence around the target utterance; the T5 tokenizer maps it to the EOS id (as in the official inputs).
 UTTERANCE_FENCE = "</s>"
 
 
-class UniMSEDataWarning(UserWarning):
-    """Inputs were altered to fit the model: text truncated, non-finite feature values zeroed."""
+def decode_token_ids(tokenizer, sequences, **kwargs) -> list[str]:
+    """Decode token ids ``(batch, length)`` (generations or labels) to strings.
+
+    Negative ids (-100: label padding, or the Trainer's padding of generations across batches) are read as the
+    pad token; special tokens are skipped unless ``skip_special_tokens=False`` is passed. Rows may differ in length.
+    """
+    if isinstance(sequences, torch.Tensor):
+        sequences = sequences.detach().cpu().numpy()
+    rows = []
+    for i, row in enumerate(sequences):
+        ids = row.detach().cpu().numpy() if isinstance(row, torch.Tensor) else np.asarray(row)
+        if ids.ndim != 1 or (ids.size and not np.issubdtype(ids.dtype, np.integer)):
+            raise ValueError(
+                f"sequences[{i}] must be a 1-D sequence of token ids, got dtype {ids.dtype} shape {ids.shape}"
+            )
+        rows.append(np.where(ids < 0, tokenizer.pad_token_id, ids).tolist())
+    kwargs.setdefault("skip_special_tokens", True)
+    return tokenizer.batch_decode(rows, **kwargs)
 
 
 def _check_str(name: str, value: object) -> str:
@@ -47,48 +64,49 @@ def _check_str_list(name: str, value: object) -> list[str]:
 
 
 class UniMSEProcessor(ProcessorMixin):
-    r"""Processor of UniMSE: a T5 tokenizer plus the prompt/context rules and the acoustic/visual padding.
+    r"""Processor of UniMSE: a T5 tokenizer and a :class:`UniMSEFeatureExtractor`, plus the prompt/context rules.
 
     Args:
         tokenizer: a T5 tokenizer (``</s>`` must be its EOS token).
+        feature_extractor: pads the acoustic/visual frames and checks their dims; ``None``:
+            ``UniMSEFeatureExtractor()`` (64 acoustic and 64 visual features per frame, ``UniMSEConfig``'s defaults).
         prefix: prompt put in front of every input (the official code's ``"sst2 sentence: "``).
         context_window: ERC utterances taken on each side of the target (paper §3.2: 2).
         context_mode: ``"bidirectional"`` (the paper: past and future utterances) or ``"past"`` (streaming use).
         use_speakers: write ``"Speaker text"`` for every utterance that has a speaker name.
-        speaker_corpora: in :meth:`process_rows`, the corpora whose rows keep their speaker names (official
-            inputs: MELD only; IEMOCAP rows carry actor ids as ``speaker`` but the paper writes none). ``None``:
-            every corpus.
         max_source_length: input token limit (EOS included); longer inputs are cut on the tokenizer's
             ``truncation_side`` with a :class:`UniMSEDataWarning`.
         max_target_length: target token limit (EOS included) for ``text_target``.
-        acoustic_dim / visual_dim: features per frame that every sample must have (``None``: any, but one per
-            batch). Match ``UniMSEConfig.acoustic_dim`` / ``visual_dim``.
 
     Call it with plain inputs (one sample or a batch)::
 
-        processor("I love it", acoustic=np.zeros((20, 64)), text_target="positive,1.8,joy,excited")
+        processor = UniMSEProcessor(tokenizer, UniMSEFeatureExtractor(acoustic_dim=74, visual_dim=35))
+        processor("I love it", acoustic=np.zeros((20, 74)), text_target="positive,1.8,joy,excited")
         processor(["u1", "u2"], speaker=["Joey", "Ross"], context_before=[[], ["u1"]], speakers_before=[[], ["Joey"]])
 
-    or with rows of the unified dataset through :meth:`process_rows`.
+    Rows of the unified dataset go through ``UniMSEDataCollator(processor)``. ``model_input_names`` are the
+    tokenizer's (``input_ids``, ``attention_mask``) followed by the feature extractor's.
     """
-
-    model_input_names = ["input_ids", "attention_mask", "acoustic_features", "acoustic_mask", "visual_features",
-                         "visual_mask"]
 
     def __init__(
         self,
         tokenizer,
+        feature_extractor: UniMSEFeatureExtractor | None = None,
         prefix: str = "sst2 sentence: ",
         context_window: int = 2,
         context_mode: str = "bidirectional",
         use_speakers: bool = True,
-        speaker_corpora: Sequence[str] | None = ("meld",),
         max_source_length: int = 512,
         max_target_length: int = 32,
-        acoustic_dim: int | None = 64,
-        visual_dim: int | None = 64,
         **kwargs,
     ):
+        if feature_extractor is None:
+            feature_extractor = UniMSEFeatureExtractor()
+        # duck-typed: loaded as remote code, the extractor's class comes from another dynamic module than ours
+        elif not all(hasattr(feature_extractor, name) for name in ("acoustic_dim", "visual_dim", "pad_frames")):
+            raise TypeError(
+                f"feature_extractor must be a UniMSEFeatureExtractor or None, got {type(feature_extractor).__name__}"
+            )
         _check_str("prefix", prefix)
         if context_mode not in CONTEXT_MODES:
             raise ValueError(f"context_mode must be one of {CONTEXT_MODES}, got {context_mode!r}")
@@ -99,23 +117,23 @@ class UniMSEProcessor(ProcessorMixin):
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-        if speaker_corpora is not None:
-            unknown = [c for c in _check_str_list("speaker_corpora", speaker_corpora) if c not in CORPORA]
-            if unknown:
-                raise ValueError(f"speaker_corpora must name corpora of {CORPORA} (or be None), got {unknown}")
-        for name, value in (("acoustic_dim", acoustic_dim), ("visual_dim", visual_dim)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ValueError(f"{name} must be a positive int or None, got {value!r}")
         self.prefix = prefix
         self.context_window = context_window
         self.context_mode = context_mode
         self.use_speakers = bool(use_speakers)
-        self.speaker_corpora = None if speaker_corpora is None else list(speaker_corpora)
         self.max_source_length = max_source_length
         self.max_target_length = max_target_length
-        self.acoustic_dim = acoustic_dim
-        self.visual_dim = visual_dim
-        super().__init__(tokenizer, **kwargs)
+        super().__init__(tokenizer=tokenizer, feature_extractor=feature_extractor, **kwargs)
+
+    @property
+    def acoustic_dim(self) -> int | None:
+        """The feature extractor's ``acoustic_dim`` (features per acoustic frame; ``None``: any)."""
+        return self.feature_extractor.acoustic_dim
+
+    @property
+    def visual_dim(self) -> int | None:
+        """The feature extractor's ``visual_dim`` (features per visual frame; ``None``: any)."""
+        return self.feature_extractor.visual_dim
 
     # ------------------------------------------------------------------------------------------ text
     def _utterance(self, text: str, speaker: str) -> str:
@@ -193,80 +211,6 @@ class UniMSEProcessor(ProcessorMixin):
             out[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
         return out
 
-    # ------------------------------------------------------------------------------------------ frames
-    def pad_frames(self, frames: Sequence[Any], modality: str) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """Pad per-sample frame sequences on the right.
-
-        Args:
-            frames: one entry per sample: a ``(frames_i, dim)`` array-like (numpy, nested list, tensor), or
-                ``None`` / an empty array (``[]``, ``(0, dim)``: the unified schema's "no frames") when the sample
-                lacks the modality.
-            modality: ``"acoustic"`` or ``"visual"`` (names the argument in errors and picks the expected dim).
-
-        Returns:
-            ``(features, mask)``: float32 ``(batch, max_frames, dim)`` and int64 ``(batch, max_frames)`` with 1 on
-            real frames, valid frames first; a sample without the modality has an all-zero mask row.
-            ``None`` when no sample has the modality.
-        """
-        expected = getattr(self, f"{modality}_dim")
-        arrays: list[torch.Tensor | None] = []
-        first: tuple[int, int] | None = None  # (index, dim) of the first present sample
-        bad_values = bad_samples = 0
-        for i, item in enumerate(frames):
-            if item is None:
-                arrays.append(None)
-                continue
-            name = f"{modality}[{i}]"
-            try:
-                array = torch.as_tensor(
-                    item.detach() if isinstance(item, torch.Tensor) else np.asarray(item, dtype=np.float32),
-                    dtype=torch.float32,
-                )
-            except (TypeError, ValueError) as error:
-                raise TypeError(
-                    f"{name} must be a (frames, dim) array of numbers (numpy, list or tensor), got "
-                    f"{type(item).__name__}: {error}"
-                ) from error
-            if array.numel() == 0 and (array.ndim == 1 or array.shape[0] == 0):  # [] or (0, dim): no frames
-                arrays.append(None)
-                continue
-            if array.ndim != 2:
-                raise ValueError(f"{name} must be 2-D (frames, dim), got shape {tuple(array.shape)}")
-            dim = array.shape[1]
-            if expected is not None and dim != expected:
-                raise ValueError(
-                    f"{name} has {dim} features per frame, {modality}_dim is {expected}"
-                )
-            if first is None:
-                first = (i, dim)
-            elif dim != first[1]:
-                raise ValueError(
-                    f"{name} has {dim} features per frame but {modality}[{first[0]}] has {first[1]}: "
-                    f"all samples of a batch need the same {modality} dim"
-                )
-            finite = torch.isfinite(array)
-            if not bool(finite.all()):
-                bad_values += int((~finite).sum())
-                bad_samples += 1
-                array = torch.where(finite, array, torch.zeros(()))
-            arrays.append(array)
-        if first is None:
-            return None
-        if bad_values:
-            warnings.warn(
-                f"{modality}: replaced {bad_values} NaN/inf values in {bad_samples} of {len(arrays)} samples by 0",
-                UniMSEDataWarning,
-                stacklevel=3,
-            )
-        longest = max(a.shape[0] for a in arrays if a is not None)
-        features = torch.zeros((len(arrays), longest, first[1]), dtype=torch.float32)
-        mask = torch.zeros((len(arrays), longest), dtype=torch.long)
-        for row, array in enumerate(arrays):
-            if array is not None:
-                features[row, : array.shape[0]] = array
-                mask[row, : array.shape[0]] = 1
-        return features, mask
-
     # ------------------------------------------------------------------------------------------ call
     def __call__(
         self,
@@ -293,7 +237,7 @@ class UniMSEProcessor(ProcessorMixin):
             :class:`~transformers.BatchFeature` with ``input_ids``/``attention_mask`` ``(batch, length)``;
             ``labels`` ``(batch, target_length)`` (-100 on padding) when ``text_target`` is given;
             ``acoustic_features`` ``(batch, frames, dim)`` + ``acoustic_mask`` ``(batch, frames)`` when at least
-            one sample has acoustic frames; the same for visual.
+            one sample has acoustic frames; the same for visual (padded by :class:`UniMSEFeatureExtractor`).
         """
         if return_tensors != "pt":
             raise ValueError(f"return_tensors must be 'pt', got {return_tensors!r}")
@@ -325,10 +269,7 @@ class UniMSEProcessor(ProcessorMixin):
             encoded = self._tokenize(inputs, self.max_source_length, "input text")
             data["input_ids"] = self._pad_ids(encoded["input_ids"], self.tokenizer.pad_token_id)
             data["attention_mask"] = self._pad_ids(encoded["attention_mask"], 0)
-            for modality in MODALITIES:
-                padded = self.pad_frames(per_sample[modality], modality)
-                if padded is not None:
-                    data[f"{modality}_features"], data[f"{modality}_mask"] = padded
+            data.update(self.feature_extractor(acoustic=per_sample["acoustic"], visual=per_sample["visual"]))
         if text_target is not None:
             targets = [text_target] if isinstance(text_target, str) else _check_str_list("text_target", text_target)
             if text is not None and len(targets) != len(data["input_ids"]):
@@ -357,40 +298,10 @@ class UniMSEProcessor(ProcessorMixin):
             raise ValueError(f"{name} must have one entry per text ({batch}), got {len(value)}")
         return list(value)
 
-    def process_rows(self, rows: Sequence[dict[str, Any]], *, target_column: str | None = None) -> BatchFeature:
-        """Process rows of the unified dataset (``text``, ``corpus``, ``speaker``, ``context_*``, ``speakers_*``,
-        optional ``acoustic``/``visual``); ``target_column`` (e.g. ``"universal_label"``) gives ``labels``.
-        Speaker names are dropped from rows whose ``corpus`` is not in ``speaker_corpora``.
-
-        A row whose target is ``None`` (e.g. an evaluation row whose pseudo fields could not be filled) gets a
-        ``labels`` row of -100: it adds nothing to the loss and is still generated for and scored on its gold
-        field. At least one row must have a target."""
-        columns = ("speaker", "context_before", "speakers_before", "context_after", "speakers_after")
-        kwargs = {name: [row.get(name) for row in rows] for name in columns + MODALITIES}
-        if self.speaker_corpora is not None:
-            for i, row in enumerate(rows):
-                if row.get("corpus") not in self.speaker_corpora:
-                    kwargs["speaker"][i] = None
-                    kwargs["speakers_before"][i] = kwargs["speakers_after"][i] = None
-        without_target = []
-        if target_column is not None:
-            targets = [row.get(target_column) for row in rows]
-            without_target = [i for i, target in enumerate(targets) if target is None]
-            if len(without_target) == len(rows):
-                raise ValueError(f"no row has a {target_column!r} (all None or absent); pass target_column=None")
-            kwargs["text_target"] = ["" if target is None else target for target in targets]
-        batch = self(text=[row.get("text") for row in rows], **kwargs)
-        if without_target:
-            batch["labels"][without_target] = -100
-        return batch
-
     # ------------------------------------------------------------------------------------------ output
     def batch_decode(self, sequences, **kwargs) -> list[str]:
-        """Decode generated ids ``(batch, length)`` to strings (special tokens skipped; -100 read as padding)."""
-        ids = torch.as_tensor(np.asarray(sequences))
-        ids = torch.where(ids < 0, torch.full_like(ids, self.tokenizer.pad_token_id), ids)
-        kwargs.setdefault("skip_special_tokens", True)
-        return self.tokenizer.batch_decode(ids.tolist(), **kwargs)
+        """Decode generated ids or labels ``(batch, length)`` to strings (see :func:`decode_token_ids`)."""
+        return decode_token_ids(self.tokenizer, sequences, **kwargs)
 
     def decode(self, sequence, **kwargs) -> str:
         """Decode one generated sequence ``(length,)``."""
