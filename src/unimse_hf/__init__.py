@@ -1,43 +1,54 @@
 """unimse-hf: UniMSE (Hu et al., EMNLP 2022) for the Hugging Face ecosystem.
 
-Importing the package registers the ``"unimse"`` model type with ``AutoConfig``, ``AutoModel`` and
-``AutoModelForSeq2SeqLM``; saved folders also carry ``auto_map`` + the modeling files, so they load with
-``trust_remote_code=True`` where ``unimse_hf`` is not installed.
+Importing the package is light: it loads no torch and no transformers, so the data layer (``unimse_hf.labels``,
+``unimse_hf.data``) and ``unimse-hf --help`` stay fast. The public names below are imported on first use (PEP 562).
+The ``"unimse"`` model type is registered with the transformers Auto classes as soon as transformers is imported in
+the process (see :mod:`unimse_hf.auto_registration`), so ``import unimse_hf`` followed by
+``AutoModelForSeq2SeqLM.from_pretrained(folder)`` works; saved folders also carry ``auto_map`` + the modeling files,
+so they load with ``trust_remote_code=True`` where ``unimse_hf`` is not installed.
 """
 
-from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM
+from __future__ import annotations
 
-from .configuration_unimse import UniMSEConfig
-from .convert_official import convert_official_state_dict
-from .modeling_unimse import UniMSEEncoderOutput, UniMSEForConditionalGeneration, UniMSESeq2SeqLMOutput
+import importlib
+from typing import TYPE_CHECKING
+
+from .auto_registration import register_auto_classes, register_when_transformers_is_imported
 
 __version__ = "0.1.0.dev0"
 
-# model registration: in-library Auto classes, and an auto_map written on save for remote-code loading (transformers
-# keeps one auto class per model class for remote code: AutoModelForSeq2SeqLM, the natural one for a seq2seq model)
-AutoConfig.register(UniMSEConfig.model_type, UniMSEConfig, exist_ok=True)
-AutoModel.register(UniMSEConfig, UniMSEForConditionalGeneration, exist_ok=True)
-AutoModelForSeq2SeqLM.register(UniMSEConfig, UniMSEForConditionalGeneration, exist_ok=True)
-UniMSEConfig.register_for_auto_class()
-UniMSEForConditionalGeneration.register_for_auto_class("AutoModelForSeq2SeqLM")
+# public name -> the module that defines it
+_LAZY_NAMES = {
+    "UniMSEConfig": "configuration_unimse",
+    "UniMSEDataCollator": "data_collator",
+    "UniMSEEncoderOutput": "modeling_unimse",
+    "UniMSEForConditionalGeneration": "modeling_unimse",
+    "UniMSEProcessor": "processing_unimse",
+    "UniMSESeq2SeqLMOutput": "modeling_unimse",
+    "convert_official_state_dict": "convert_official",
+}
 
-# --- processor, data collator (issue 3): AutoProcessor for folders whose processor_class is UniMSEProcessor or
-# whose config is a UniMSEConfig; the auto_map + processing files are written on save for remote-code loading
-from transformers import AutoProcessor  # noqa: E402
+if TYPE_CHECKING:
+    from .configuration_unimse import UniMSEConfig
+    from .convert_official import convert_official_state_dict
+    from .data_collator import UniMSEDataCollator
+    from .modeling_unimse import UniMSEEncoderOutput, UniMSEForConditionalGeneration, UniMSESeq2SeqLMOutput
+    from .processing_unimse import UniMSEProcessor
 
-from .data_collator import UniMSEDataCollator  # noqa: E402
-from .processing_unimse import UniMSEProcessor  # noqa: E402
 
-AutoProcessor.register(UniMSEConfig, UniMSEProcessor, exist_ok=True)
-UniMSEProcessor.register_for_auto_class()
-# --- end processor block
+def __getattr__(name: str):
+    module = _LAZY_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
 
-__all__ = [
-    "UniMSEConfig",
-    "UniMSEDataCollator",
-    "UniMSEEncoderOutput",
-    "UniMSEForConditionalGeneration",
-    "UniMSEProcessor",
-    "UniMSESeq2SeqLMOutput",
-    "convert_official_state_dict",
-]
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_NAMES))
+
+
+register_when_transformers_is_imported()
+
+__all__ = [*sorted(_LAZY_NAMES), "register_auto_classes"]
