@@ -27,14 +27,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from unimse_hf.data.build import read_corpus
+from hub_datasets.build import read_corpus
+from hub_datasets.official_labels import OFFICIAL_CORPORA, read_official_labels
 from unimse_hf.data.embeddings import TextEmbedder
 from unimse_hf.data.mixtures import filter_evaluated_labels
-from unimse_hf.data.official_labels import read_official_labels
 from unimse_hf.data.pseudo_labels import PSEUDO_FIELDS, assign_pseudo_labels
 from unimse_hf.data.report import BuildReport
 
-CORPORA = ("mosi", "mosei", "meld")
+CORPORA = OFFICIAL_CORPORA  # the corpora with official v4 labels to compare with: MOSI, MOSEI, MELD
 
 
 def _default_model() -> str:

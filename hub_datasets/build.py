@@ -1,19 +1,19 @@
 """Build a config of the unified dataset end to end: read, filter, pseudo-label, mix, write, push.
 
 Used by ``unimse-hf build-dataset``. A config is a single corpus (``mosi``, ``mosei``, ``meld``,
-``iemocap``) or a mixture (``mos``, ``moseld``, ``moseldmp``; :data:`~.mixtures.MIXTURES`).
+``iemocap``) or a mixture (``mos``, ``moseld``, ``moseldmp``; :data:`unimse_hf.data.mixtures.MIXTURES`).
 
 - A single corpus needs no model and no network: its own gold fields only, the others ``None`` with
   origin ``"missing"`` and no universal label — unless ``pseudo_labels`` is given.
 - ``pseudo_labels="official"`` fills the missing fields from the official v4 CSVs
   (:mod:`.official_labels`); any other value is an encoder path or Hub id used by
-  :func:`~.pseudo_labels.assign_pseudo_labels` (donors = the training rows of every corpus read).
+  :func:`unimse_hf.data.pseudo_labels.assign_pseudo_labels` (donors = the training rows of every corpus read).
 - Sources of corpora that are not members of the config only serve as pseudo-label donors (e.g. build
   ``mos`` with MELD and IEMOCAP as donors of the emotion fields).
 - A mixture needs ``pseudo_labels``: its training rows must carry universal labels; training rows left
   without one (e.g. a v4 IEMOCAP label outside the 6 classes, the official ``label_filter`` case) are dropped
   and counted. A single-corpus build keeps such rows with ``universal_label = None`` (counted as notes).
-- Every step's drops and special cases go to one :class:`~.report.BuildReport`, saved in
+- Every step's drops and special cases go to one :class:`unimse_hf.data.report.BuildReport`, saved in
   ``build_info/<config>.json`` and rendered in the dataset card.
 """
 
@@ -24,24 +24,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-from datasets import Dataset, DatasetDict
+from datasets import DatasetDict
 from huggingface_hub import HfApi
 from tqdm.auto import tqdm
 
-from .. import __version__
-from .frame_features import align_frame_features
-from .hub_folder import write_config
-from .mixtures import MIXTURES, build_mixture, filter_evaluated_labels
-from .official_labels import OFFICIAL_CORPORA, apply_official_labels, official_label_files
-from .pseudo_labels import EmbedFn, assign_pseudo_labels
-from .publish import push_hub_folder
-from .report import BuildReport
-from .schema import CORPORA, MODALITIES, SPLITS, unified_features
-from .universal_labels import write_universal_labels
+from unimse_hf import __version__
+from unimse_hf.data.embeddings import TextEmbedder
+from unimse_hf.data.frame_features import align_frame_features
+from unimse_hf.data.mixtures import CONFIGS, build_mixture, filter_evaluated_labels
+from unimse_hf.data.pseudo_labels import EmbedFn, assign_pseudo_labels
+from unimse_hf.data.report import BuildReport
+from unimse_hf.data.schema import CORPORA, MODALITIES, rows_to_dataset_dict
+from unimse_hf.data.universal_labels import write_universal_labels
 
-#: config name -> member corpora
-CONFIGS: dict[str, tuple[str, ...]] = {**{corpus: (corpus,) for corpus in CORPORA}, **MIXTURES}
+from .hub_folder import write_config
+from .official_labels import OFFICIAL_CORPORA, apply_official_labels, official_label_files
+from .publish import push_hub_folder
+from .readers import READERS
+
 OFFICIAL = "official"
 #: a reader's ``features`` argument: one file/folder, or one per modality (``.csd`` files).
 FeatureSource = str | Path | Mapping[str, str | Path]
@@ -68,30 +68,6 @@ def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def rows_to_dataset_dict(rows: list[dict]) -> DatasetDict:
-    """Unified-schema rows -> ``DatasetDict`` with every split of :data:`SPLITS` (empty when it has no rows).
-
-    Feature dims are taken from the first row holding an array of each modality (zero-frame ``(0, d)``
-    arrays included).
-    """
-    dims: dict[str, int | None] = {}
-    for modality in MODALITIES:
-        first = next((row[modality] for row in rows if row.get(modality) is not None), None)
-        dims[modality] = None if first is None else int(np.asarray(first, dtype=np.float32).shape[1])
-    features = unified_features(acoustic_dim=dims["acoustic"], visual_dim=dims["visual"])
-    by_split: dict[str, list[dict]] = {}
-    for row in rows:
-        by_split.setdefault(row["split"], []).append(row)
-    unknown = sorted(set(by_split) - set(SPLITS))
-    if unknown:
-        raise ValueError(f"rows must have split in {SPLITS}, got {unknown}")
-    return DatasetDict({
-        split: Dataset.from_list(by_split[split], features=features) if split in by_split
-        else Dataset.from_dict({name: [] for name in features}, features=features)
-        for split in SPLITS
-    })
-
-
 def read_corpus(
     corpus: str,
     source: str | Path,
@@ -113,8 +89,6 @@ def read_corpus(
     Returns:
         ``(splits, sha256 per source file relative to the source folder, modality -> feature set)``.
     """
-    from hub_datasets import READERS
-
     if corpus not in READERS:
         raise ValueError(f"no reader for corpus {corpus!r} yet; readers exist for {sorted(READERS)}")
     rows, read_report = READERS[corpus](source, features=features, feature_format=feature_format)
@@ -188,12 +162,12 @@ def build_dataset(
         out_dir: the Hub folder to write into (other configs already there are kept).
         features: corpus -> frame features given to its reader (a path, or modality -> path). In a mixture,
             per-frame dims are zero-padded to the largest and corpora without features get zero-frame arrays
-            (:func:`~.frame_features.align_frame_features`).
+            (:func:`unimse_hf.data.frame_features.align_frame_features`).
         feature_formats: corpus -> the reader's ``feature_format`` (default: detected).
         pseudo_labels: ``None`` (no pseudo-labels), ``"official"`` (v4 CSVs) or an encoder path / Hub id.
         embedder: a ready ``texts -> embeddings`` callable used instead of loading ``pseudo_labels``
             (``pseudo_labels`` then only names it in the build info).
-        pooling, batch_size, max_length, device: :class:`~.embeddings.TextEmbedder` options.
+        pooling, batch_size, max_length, device: :class:`unimse_hf.data.embeddings.TextEmbedder` options.
         seed: seed of the mixture's training-set shuffle.
         score_precision: decimals of the score in the universal label (``None``: full float).
         max_rows_per_shard: rows per parquet shard.
@@ -249,8 +223,6 @@ def build_dataset(
         pseudo_info = {"method": "official", "files": "UniMSE PR #19 v4 universal-label CSVs"}
     elif pseudo_labels is not None:
         if embedder is None:
-            from .embeddings import TextEmbedder
-
             embedder = TextEmbedder(pseudo_labels, pooling=pooling, batch_size=batch_size, max_length=max_length,
                                     device=device, show_progress=show_progress)
         corpora, stats = assign_pseudo_labels(corpora, embedder, fill=members, report=report)

@@ -28,21 +28,21 @@ from pathlib import Path
 
 from datasets import DatasetDict
 
-from ..labels import IEMOCAP_ABBREVIATIONS, MELD_EMOTIONS
-from .columns import replace_columns
-from .pseudo_labels import PSEUDO_FIELDS
-from .report import BuildReport
+from unimse_hf.data.columns import replace_columns
+from unimse_hf.data.pseudo_labels import PSEUDO_FIELDS
+from unimse_hf.data.report import BuildReport
+from unimse_hf.labels import IEMOCAP_ABBREVIATIONS, MELD_EMOTIONS
+
+from .meld import MELD_FILES, meld_id
+from .mmsa_labels import mmsa_id
+from .splits import SPLIT_ALIASES
 
 STEP = "official_labels"
-MELD_V4_FILES: dict[str, str] = {
-    "train": "train_sent_emo_v4.csv",
-    "validation": "dev_sent_emo_v4.csv",
-    "test": "test_sent_emo_v4.csv",
-}
+#: unified split -> the MELD v4 file (the official CSV names with ``_v4``)
+MELD_V4_FILES: dict[str, str] = {split: f"{prefix}_sent_emo_v4.csv" for prefix, split in MELD_FILES.items()}
 MSA_V4_FILE = "unimse_universal_labels.csv"
 MELD_V4_COLUMNS: tuple[str, ...] = ("Dialogue_ID", "Utterance_ID", "score_label", "iemocap_label")
 MSA_V4_COLUMNS: tuple[str, ...] = ("video_id", "clip_id", "meld_label", "iemocap_label", "mode")
-MSA_SPLITS: dict[str, str] = {"train": "train", "valid": "validation", "test": "test"}
 OFFICIAL_CORPORA: tuple[str, ...] = ("mosi", "mosei", "meld")
 
 
@@ -117,12 +117,12 @@ def read_official_labels(corpus: str, source: str | Path, report: BuildReport) -
                     if int(rec["Dialogue_ID"]) < 0:
                         report.add("note", STEP, corpus, split, "v4 padding row (Dialogue_ID = -1) skipped")
                         continue
-                    row_id = f"{split}/dia{int(rec['Dialogue_ID'])}_utt{int(rec['Utterance_ID'])}"
+                    row_id = meld_id(split, int(rec["Dialogue_ID"]), int(rec["Utterance_ID"]))
                     label = OfficialLabel(split, _score(rec["score_label"], corpus, split, report), None,
                                           _iemocap_word(rec["iemocap_label"], corpus, split, report))
                 else:
-                    split = MSA_SPLITS.get(rec["mode"], rec["mode"])
-                    row_id = f"{rec['video_id']}$_${rec['clip_id']}"
+                    split = SPLIT_ALIASES.get(rec["mode"], rec["mode"])
+                    row_id = mmsa_id(rec["video_id"], rec["clip_id"])
                     label = OfficialLabel(split, None, _meld_word(rec["meld_label"], corpus, split, report),
                                           _iemocap_word(rec["iemocap_label"], corpus, split, report))
                 if row_id in labels:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 from datasets import DatasetDict
 
-from unimse_hf.data.build import rows_to_dataset_dict
-from unimse_hf.data.schema import empty_row
+from unimse_hf.data.schema import empty_row, rows_to_dataset_dict
 
 
 def make_row(corpus: str, split: str, text: str, polarity: str | None, row_id: str | None = None, **gold) -> dict:

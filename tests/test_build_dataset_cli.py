@@ -58,7 +58,7 @@ def test_mixture_with_a_tiny_encoder_and_mocked_push(source, tmp_path, capsys):
     api = MagicMock()
     api.upload_folder.return_value = SimpleNamespace(commit_url="https://hub/c/1")
     out = tmp_path / "hub"
-    with patch("unimse_hf.data.publish.HfApi", return_value=api):
+    with patch("hub_datasets.publish.HfApi", return_value=api):
         code = main(["build-dataset", "moseld", "--source", str(source), "--out", str(out), "--no-progress",
                      "--pseudo-labels", str(encoder), "--pooling", "mean", "--seed", "1",
                      "--push-to-hub", "me/unified"])
@@ -153,7 +153,7 @@ def test_moseldmp_with_iemocap_and_the_public_push_refusal(source, tmp_path, cap
     out = tmp_path / "hub"
     args = ["build-dataset", "moseldmp", "--source", str(source), "--out", str(out), "--no-progress",
             "--pseudo-labels", str(encoder)]
-    with patch("unimse_hf.data.publish.HfApi", return_value=api), pytest.raises(SystemExit, match="refusing"):
+    with patch("hub_datasets.publish.HfApi", return_value=api), pytest.raises(SystemExit, match="refusing"):
         main([*args, "--push-to-hub", "me/public", "--public"])
     api.upload_folder.assert_not_called()
     ds = _load(out, "moseldmp", tmp_path)  # the folder was written before the refused push

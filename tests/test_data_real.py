@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from datasets import load_dataset
 
-from unimse_hf.data.build import build_dataset
+from hub_datasets.build import build_dataset
 from unimse_hf.data.report import BuildReport
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -9,8 +9,8 @@ from data_helpers import make_row
 from datasets import Dataset, DatasetDict, load_dataset
 from huggingface_hub import DatasetCard
 
-from unimse_hf.data.hub_folder import write_config
-from unimse_hf.data.publish import push_hub_folder
+from hub_datasets.hub_folder import write_config
+from hub_datasets.publish import push_hub_folder
 from unimse_hf.data.report import BuildReport
 from unimse_hf.data.schema import unified_features
 

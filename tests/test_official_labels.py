@@ -3,7 +3,7 @@
 import pytest
 from data_helpers import make_corpora, make_row
 
-from unimse_hf.data.official_labels import apply_official_labels
+from hub_datasets.official_labels import apply_official_labels
 from unimse_hf.data.report import BuildReport
 
 MSA_HEADER = "video_id,clip_id,text,score_label,annotation,meld_label,iemocap_label,mode,label_by\n"

@@ -160,7 +160,9 @@ def _score_precision(value: str) -> int | None:
 
 
 def _build_dataset(args: argparse.Namespace) -> int:
-    from .data.build import CONFIGS, build_dataset
+    from hub_datasets.build import build_dataset  # the application layer: the only unimse_hf module that may
+
+    from .data.mixtures import CONFIGS
 
     if args.no_progress:
         from datasets import disable_progress_bars
@@ -193,8 +195,8 @@ def _build_dataset(args: argparse.Namespace) -> int:
 
 
 def _add_build_dataset_parser(subparsers) -> None:
-    from .data.build import CONFIGS
     from .data.embeddings import POOLING_MODES
+    from .data.mixtures import CONFIGS
 
     parser = subparsers.add_parser(
         "build-dataset",

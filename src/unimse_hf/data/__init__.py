@@ -1,57 +1,53 @@
-"""Unified schema, pseudo-labels, mixtures and Hub publishing for the UniMSE corpora."""
+"""The unified dataset of the UniMSE corpora, the part that needs no corpus file: the row schema, pseudo-labels,
+universal labels, mixtures, frame-feature alignment and the build report.
 
-from .build import CONFIGS, BuildResult, build_dataset, read_corpus, rows_to_dataset_dict
-from .embeddings import POOLING_MODES, TextEmbedder
-from .hub_folder import build_card, read_build_infos, write_config
-from .mixtures import MIXTURES, build_mixture, filter_evaluated_labels
-from .official_labels import apply_official_labels, read_official_labels
-from .pseudo_labels import NEUTRAL_DEFAULTS, PSEUDO_FIELDS, PseudoLabelStats, assign_pseudo_labels, nearest_neighbours
-from .publish import push_hub_folder
-from .report import BuildReport
-from .schema import (
-    CONTEXT_SIZE,
-    CORPORA,
-    LABEL_FIELDS,
-    MODALITIES,
-    ORIGINS,
-    SPLITS,
-    empty_row,
-    no_frames,
-    unified_features,
-)
-from .universal_labels import write_universal_labels
+Reading the corpora and building, writing and publishing the Hub folder live in the ``hub_datasets`` package,
+which imports this one (never the reverse). Names are loaded on first access (PEP 562): ``import
+unimse_hf.data.schema`` loads neither torch nor the other steps, and :class:`TextEmbedder` imports torch only
+when it is built.
+"""
 
-__all__ = [
-    "CONTEXT_SIZE",
-    "CORPORA",
-    "LABEL_FIELDS",
-    "MODALITIES",
-    "ORIGINS",
-    "SPLITS",
-    "empty_row",
-    "no_frames",
-    "unified_features",
-    "CONFIGS",
-    "BuildResult",
-    "build_dataset",
-    "read_corpus",
-    "rows_to_dataset_dict",
-    "POOLING_MODES",
-    "TextEmbedder",
-    "build_card",
-    "read_build_infos",
-    "write_config",
-    "MIXTURES",
-    "build_mixture",
-    "filter_evaluated_labels",
-    "apply_official_labels",
-    "read_official_labels",
-    "push_hub_folder",
-    "NEUTRAL_DEFAULTS",
-    "PSEUDO_FIELDS",
-    "PseudoLabelStats",
-    "assign_pseudo_labels",
-    "nearest_neighbours",
-    "BuildReport",
-    "write_universal_labels",
-]
+from importlib import import_module
+
+#: public name -> the submodule that defines it
+_LAZY: dict[str, str] = {
+    "CONTEXT_SIZE": "schema",
+    "CORPORA": "schema",
+    "LABEL_FIELDS": "schema",
+    "MODALITIES": "schema",
+    "ORIGINS": "schema",
+    "SPLITS": "schema",
+    "empty_row": "schema",
+    "no_frames": "schema",
+    "rows_to_dataset_dict": "schema",
+    "unified_features": "schema",
+    "BuildReport": "report",
+    "POOLING_MODES": "embeddings",
+    "TextEmbedder": "embeddings",
+    "CONFIGS": "mixtures",
+    "MIXTURES": "mixtures",
+    "build_mixture": "mixtures",
+    "filter_evaluated_labels": "mixtures",
+    "NEUTRAL_DEFAULTS": "pseudo_labels",
+    "PSEUDO_FIELDS": "pseudo_labels",
+    "PseudoLabelStats": "pseudo_labels",
+    "assign_pseudo_labels": "pseudo_labels",
+    "nearest_neighbours": "pseudo_labels",
+    "align_frame_features": "frame_features",
+    "write_universal_labels": "universal_labels",
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
+__all__ = sorted(_LAZY)

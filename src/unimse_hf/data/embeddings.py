@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
+
+if TYPE_CHECKING:  # torch and transformers are imported when a TextEmbedder is built, not with this module
+    import torch
 
 #: ``pooler``: the model's ``pooler_output`` (BERT: tanh(dense(CLS)); what SimCSE/the paper use).
 #: ``cls``: the last hidden state of the first token. ``mean``: mask-weighted mean of the last hidden
@@ -87,6 +90,7 @@ class TextEmbedder:
         device: str | torch.device | None = None,
         show_progress: bool = True,
     ) -> None:
+        import torch
         from transformers import AutoModel, AutoTokenizer
 
         if pooling not in POOLING_MODES:
@@ -119,6 +123,8 @@ class TextEmbedder:
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts``; returns a ``(len(texts), hidden_size)`` float32 array with unit-norm rows."""
+        import torch
+
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.zeros((len(texts), self.model.config.hidden_size), dtype=np.float32)
         starts = range(0, len(order), self.batch_size)

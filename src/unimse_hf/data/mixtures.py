@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from datasets import Dataset, DatasetDict, concatenate_datasets
 
-from ..labels import FIELD_LABELS
+from ..labels import CORPORA, FIELD_LABELS
 from .report import BuildReport
 from .schema import SPLITS
 
@@ -21,6 +21,8 @@ MIXTURES: dict[str, tuple[str, ...]] = {
     "moseld": ("mosi", "mosei", "meld"),
     "moseldmp": ("mosi", "mosei", "meld", "iemocap"),
 }
+#: config name -> member corpora: every single corpus, then every mixture (what ``unimse-hf build-dataset`` builds).
+CONFIGS: dict[str, tuple[str, ...]] = {**{corpus: (corpus,) for corpus in CORPORA}, **MIXTURES}
 
 
 def filter_evaluated_labels(corpus: str, splits: DatasetDict, report: BuildReport) -> DatasetDict:

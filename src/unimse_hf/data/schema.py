@@ -35,7 +35,7 @@ Column reference (in order):
 from __future__ import annotations
 
 import numpy as np
-from datasets import Array2D, Features, List, Value
+from datasets import Array2D, Dataset, DatasetDict, Features, List, Value
 
 from ..labels import CORPORA, LABEL_FIELDS
 
@@ -122,3 +122,27 @@ def no_frames(dim: int) -> np.ndarray:
     if dim is None:
         raise ValueError("dim must be a positive int, got None")
     return np.zeros((0, dim), dtype=np.float32)
+
+
+def rows_to_dataset_dict(rows: list[dict]) -> DatasetDict:
+    """Unified-schema rows -> ``DatasetDict`` with every split of :data:`SPLITS` (empty when it has no rows).
+
+    Feature dims are taken from the first row holding an array of each modality (zero-frame ``(0, d)``
+    arrays included).
+    """
+    dims: dict[str, int | None] = {}
+    for modality in MODALITIES:
+        first = next((row[modality] for row in rows if row.get(modality) is not None), None)
+        dims[modality] = None if first is None else int(np.asarray(first, dtype=np.float32).shape[1])
+    features = unified_features(acoustic_dim=dims["acoustic"], visual_dim=dims["visual"])
+    by_split: dict[str, list[dict]] = {}
+    for row in rows:
+        by_split.setdefault(row["split"], []).append(row)
+    unknown = sorted(set(by_split) - set(SPLITS))
+    if unknown:
+        raise ValueError(f"rows must have split in {SPLITS}, got {unknown}")
+    return DatasetDict({
+        split: Dataset.from_list(by_split[split], features=features) if split in by_split
+        else Dataset.from_dict({name: [] for name in features}, features=features)
+        for split in SPLITS
+    })
