@@ -16,6 +16,8 @@ for auto in (AutoModel, AutoModelForSeq2SeqLM):
     assert type(model).__name__ == "UniMSEForConditionalGeneration", (auto, type(model))
 from transformers.models.auto.processing_auto import PROCESSOR_MAPPING
 assert type(config) in PROCESSOR_MAPPING, "AutoProcessor does not know UniMSEConfig"
+from transformers.models.auto.feature_extraction_auto import FEATURE_EXTRACTOR_MAPPING
+assert type(config) in FEATURE_EXTRACTOR_MAPPING, "AutoFeatureExtractor does not know UniMSEConfig"
 """
 
 

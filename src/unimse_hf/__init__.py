@@ -22,6 +22,7 @@ _LAZY_NAMES = {
     "UniMSEConfig": "configuration_unimse",
     "UniMSEDataCollator": "data_collator",
     "UniMSEEncoderOutput": "modeling_unimse",
+    "UniMSEFeatureExtractor": "feature_extraction_unimse",
     "UniMSEForConditionalGeneration": "modeling_unimse",
     "UniMSEProcessor": "processing_unimse",
     "UniMSESeq2SeqLMOutput": "modeling_unimse",
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from .configuration_unimse import UniMSEConfig
     from .convert_official import convert_official_state_dict
     from .data_collator import UniMSEDataCollator
+    from .feature_extraction_unimse import UniMSEFeatureExtractor
     from .modeling_unimse import UniMSEEncoderOutput, UniMSEForConditionalGeneration, UniMSESeq2SeqLMOutput
     from .processing_unimse import UniMSEProcessor
 
@@ -51,4 +53,14 @@ def __dir__() -> list[str]:
 
 register_when_transformers_is_imported()
 
-__all__ = [*sorted(_LAZY_NAMES), "register_auto_classes"]
+__all__ = [
+    "UniMSEConfig",
+    "UniMSEDataCollator",
+    "UniMSEEncoderOutput",
+    "UniMSEFeatureExtractor",
+    "UniMSEForConditionalGeneration",
+    "UniMSEProcessor",
+    "UniMSESeq2SeqLMOutput",
+    "convert_official_state_dict",
+    "register_auto_classes",
+]

@@ -20,9 +20,10 @@ def register_auto_classes() -> None:
     ``AutoFeatureExtractor``, and mark the classes for remote code (``save_pretrained`` then writes an ``auto_map``
     and copies the defining files, so a folder also loads with ``trust_remote_code=True`` where ``unimse_hf`` is not
     installed). Idempotent."""
-    from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM, AutoProcessor
+    from transformers import AutoConfig, AutoFeatureExtractor, AutoModel, AutoModelForSeq2SeqLM, AutoProcessor
 
     from .configuration_unimse import UniMSEConfig
+    from .feature_extraction_unimse import UniMSEFeatureExtractor
     from .modeling_unimse import UniMSEForConditionalGeneration
     from .processing_unimse import UniMSEProcessor
 
@@ -30,10 +31,12 @@ def register_auto_classes() -> None:
     AutoModel.register(UniMSEConfig, UniMSEForConditionalGeneration, exist_ok=True)
     AutoModelForSeq2SeqLM.register(UniMSEConfig, UniMSEForConditionalGeneration, exist_ok=True)
     AutoProcessor.register(UniMSEConfig, UniMSEProcessor, exist_ok=True)
+    AutoFeatureExtractor.register(UniMSEConfig, UniMSEFeatureExtractor, exist_ok=True)
     # remote code keeps one auto class per model class: AutoModelForSeq2SeqLM, the natural one for a seq2seq model
     UniMSEConfig.register_for_auto_class()
     UniMSEForConditionalGeneration.register_for_auto_class("AutoModelForSeq2SeqLM")
     UniMSEProcessor.register_for_auto_class()
+    UniMSEFeatureExtractor.register_for_auto_class()
 
 
 class _RegistrationHook(importlib.abc.MetaPathFinder):
