@@ -15,13 +15,6 @@ from unimse_hf import UniMSEProcessor
 from unimse_hf.feature_extraction_unimse import UniMSEDataWarning, UniMSEFeatureExtractor
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _registered_feature_extractor():
-    from auto_registration import register_feature_extractor
-
-    register_feature_extractor()
-
-
 @pytest.fixture
 def extractor():
     return UniMSEFeatureExtractor(acoustic_dim=2, visual_dim=3)

@@ -22,13 +22,6 @@ def tokenizer():
     return AutoTokenizer.from_pretrained(TOKENIZER_DIR)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _registered_feature_extractor():
-    from auto_registration import register_feature_extractor
-
-    register_feature_extractor()
-
-
 @pytest.fixture
 def processor(tokenizer):
     return UniMSEProcessor(tokenizer, UniMSEFeatureExtractor(acoustic_dim=4, visual_dim=3))
