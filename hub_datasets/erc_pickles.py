@@ -19,20 +19,20 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from unimse_hf.data.schema import SPLITS
+
 from .features import MODALITY_NAMES, FeatureTable, clean_frames
 from .report import ReadReport
 from .segment_ids import to_text
-
-UNIMSE_SPLITS: tuple[str, ...] = ("train", "validation", "test")
+from .splits import SPLIT_ALIASES
 
 
 def _split_parts(value: object, source: str, key: str) -> list[tuple[str, Mapping]]:
-    """``[(split, dict)]`` from a ``[train, dev, test]`` list or a dict keyed by split names."""
-    if isinstance(value, Mapping) and set(value) <= {"train", "valid", "validation", "dev", "test"}:
-        aliases = {"train": "train", "valid": "validation", "validation": "validation", "dev": "validation"}
-        return [(aliases.get(name, name), part) for name, part in value.items()]
+    """``[(split, dict)]`` from a ``[train, dev, test]`` list or a dict keyed by split names (or their aliases)."""
+    if isinstance(value, Mapping) and set(value) <= set(SPLIT_ALIASES):
+        return [(SPLIT_ALIASES[name], part) for name, part in value.items()]
     if isinstance(value, Sequence) and len(value) == 3 and all(isinstance(p, Mapping) for p in value):
-        return list(zip(UNIMSE_SPLITS, value, strict=True))
+        return list(zip(SPLITS, value, strict=True))
     raise ValueError(
         f"{source}: {key!r} must be a list [train, dev, test] of dicts (UniMSE layout), got {type(value).__name__}"
     )

@@ -8,14 +8,16 @@ label row.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from unimse_hf.data.schema import MODALITIES, no_frames
 
 from .report import ReadReport
+from .safe_pickle import safe_load
 
 #: Source-file key -> unified modality name.
 MODALITY_NAMES: dict[str, str] = {
@@ -46,6 +48,42 @@ class FeatureTable:
     def __post_init__(self) -> None:
         if self.modality not in MODALITIES:
             raise ValueError(f"modality must be one of {MODALITIES}, got {self.modality!r}")
+
+
+def load_feature_pickle(
+    path: str | Path,
+    feature_format: str | None,
+    formats: tuple[str, ...],
+    detect: Callable[[object, str], str],
+    report: ReadReport,
+    feature_set: str | None = None,
+    *,
+    layouts: Mapping[str, str] | None = None,
+) -> tuple[object, str, str]:
+    """Load a feature pickle (restricted unpickler), detect its layout and check it against ``feature_format``.
+
+    Args:
+        path: the pickle; recorded as ``report.sources["features"]``.
+        feature_format: the format asked for, or ``None`` to take the detected layout.
+        formats: the ``feature_format`` values the reader accepts.
+        detect: ``(data, source) -> layout`` from the loaded object's structure.
+        report: the reader's report.
+        feature_set: the ``*_feature_set`` name; default ``"{feature_format or layout}:{file stem}"``.
+        layouts: format -> its layout where the two names differ (MOSI/MOSEI ``"unimse"`` files are ``"mult"``).
+
+    Returns:
+        ``(data, layout, feature-set name)``.
+    """
+    if feature_format not in (None, *formats):
+        raise ValueError(f"feature_format must be one of {formats} or None, got {feature_format!r}")
+    path = Path(path)
+    data = safe_load(path)
+    layout = detect(data, str(path))
+    expected = (layouts or {}).get(feature_format, feature_format)
+    if expected is not None and expected != layout:
+        raise ValueError(f"feature_format={feature_format!r} but {path} has the {layout!r} layout")
+    report.sources["features"] = str(path)
+    return data, layout, feature_set or f"{feature_format or layout}:{path.stem}"
 
 
 def clean_frames(frames: object, modality: str, report: ReadReport, split: str, row_id: str, source: str) -> np.ndarray:

@@ -33,10 +33,9 @@ from unimse_hf.labels import IEMOCAP_ABBREVIATIONS, polarity_from_iemocap
 
 from .context import fill_context
 from .erc_pickles import read_unimse_erc_pickle
-from .features import FeatureTable, attach_features
+from .features import FeatureTable, attach_features, load_feature_pickle
 from .msa_pickles import detect_msa_pickle_format, read_msa_pickle
 from .report import ReadReport
-from .safe_pickle import safe_load
 from .segment_ids import to_text
 
 TURN_ID = re.compile(r"^Ses(?P<session>\d{2})[FM]_\S+_(?P<speaker>[FM])[0-9A-Z]{3}$")
@@ -170,19 +169,19 @@ def load_iemocap_features(
     ``iemocap_data*.pkl`` (``"mult"``, matched by ``id[:, 0]`` as a turn id; its 4-class ``labels`` are not
     used, the gold labels come from the release folder). ``None`` detects the layout.
     """
-    if feature_format not in (None, *IEMOCAP_FEATURE_FORMATS):
-        raise ValueError(f"feature_format must be one of {IEMOCAP_FEATURE_FORMATS} or None, got {feature_format!r}")
-    path = Path(features)
-    data = safe_load(path)
-    detected = "unimse" if isinstance(data, dict) and ("audio" in data or "video" in data) else "mult"
-    if feature_format is not None and feature_format != detected:
-        raise ValueError(f"feature_format={feature_format!r} but {path} has the {detected!r} layout")
-    report.sources["features"] = str(path)
-    name = feature_set or f"{detected}:{path.stem}"
-    if detected == "unimse":
-        return read_unimse_erc_pickle(data, lambda _split, key: _turn_key(key), str(path), name, report)
-    fmt = detect_msa_pickle_format(data, str(path))
-    return read_msa_pickle(data, fmt, str(path), name, report, key_to_id=_turn_key)
+    data, layout, name = load_feature_pickle(
+        features, feature_format, IEMOCAP_FEATURE_FORMATS, _detect_layout, report, feature_set
+    )
+    source = str(features)
+    if layout == "unimse":
+        return read_unimse_erc_pickle(data, lambda _split, key: _turn_key(key), source, name, report)
+    fmt = detect_msa_pickle_format(data, source)
+    return read_msa_pickle(data, fmt, source, name, report, key_to_id=_turn_key)
+
+
+def _detect_layout(data: object, _source: str) -> str:
+    """A UniMSE dict with ``audio``/``video`` keys, else a MulT pickle."""
+    return "unimse" if isinstance(data, dict) and ("audio" in data or "video" in data) else "mult"
 
 
 def read_iemocap(

@@ -22,9 +22,8 @@ from unimse_hf.labels import MELD_EMOTIONS, normalize_polarity
 
 from .context import fill_context
 from .erc_pickles import read_dialoguernn_meld, read_unimse_erc_pickle
-from .features import FeatureTable, attach_features
+from .features import FeatureTable, attach_features, load_feature_pickle
 from .report import ReadReport
-from .safe_pickle import safe_load
 
 #: file prefix -> unified split
 MELD_FILES: dict[str, str] = {"train": "train", "dev": "validation", "test": "test"}
@@ -159,23 +158,22 @@ def load_meld_features(
     ``feature_format=None`` detects the layout (a dict with ``audio``/``video`` keys or a 9-tuple). The default
     feature-set name is ``"{format}:{file stem}"``. See :mod:`hub_datasets.erc_pickles`.
     """
-    if feature_format not in (None, *MELD_FEATURE_FORMATS):
-        raise ValueError(f"feature_format must be one of {MELD_FEATURE_FORMATS} or None, got {feature_format!r}")
-    path = Path(features)
-    data = safe_load(path)
-    detected = "dialoguernn" if isinstance(data, (tuple, list)) else "unimse"
-    if feature_format is not None and feature_format != detected:
-        raise ValueError(f"feature_format={feature_format!r} but {path} has the {detected!r} layout")
-    report.sources["features"] = str(path)
-    name = feature_set or f"{detected}:{path.stem}"
-    if detected == "unimse":
-        return read_unimse_erc_pickle(data, _unimse_key_to_id, str(path), name, report)
+    data, layout, name = load_feature_pickle(
+        features, feature_format, MELD_FEATURE_FORMATS, _detect_layout, report, feature_set
+    )
+    if layout == "unimse":
+        return read_unimse_erc_pickle(data, _unimse_key_to_id, str(features), name, report)
     sizes = {split: 0 for split in MELD_FILES.values()}
     for row in rows:
         number = int(row["dialogue_id"].rsplit("dia", 1)[1])
         sizes[row["split"]] = max(sizes[row["split"]], number + 1)
     offsets = {"train": 0, "validation": sizes["train"], "test": sizes["train"] + sizes["validation"]}
-    return [read_dialoguernn_meld(data, offsets, meld_id, str(path), name, report)]
+    return [read_dialoguernn_meld(data, offsets, meld_id, str(features), name, report)]
+
+
+def _detect_layout(data: object, _source: str) -> str:
+    """A DialogueRNN 9-tuple, else a UniMSE dict."""
+    return "dialoguernn" if isinstance(data, (tuple, list)) else "unimse"
 
 
 def _unimse_key_to_id(split: str, key: str) -> str | None:

@@ -8,10 +8,9 @@ from pathlib import Path
 from unimse_hf.data.schema import MODALITIES
 
 from .csd import read_csd, read_segments
-from .features import FeatureTable
-from .msa_pickles import detect_msa_pickle_format, msa_feature_set_name, read_msa_pickle
+from .features import FeatureTable, load_feature_pickle
+from .msa_pickles import detect_msa_pickle_format, read_msa_pickle
 from .report import ReadReport
-from .safe_pickle import safe_load
 
 #: ``feature_format`` values for MOSI/MOSEI; ``"unimse"`` (``*_data_0610.pkl``) uses the MulT layout.
 MSA_FEATURE_FORMATS: tuple[str, ...] = ("mmsa", "mult", "unimse", "csd")
@@ -58,11 +57,8 @@ def load_msa_features(
         raise ValueError(
             f"a .csd file holds one modality: pass features={{'acoustic': ..., 'visual': ...}}, got {str(path)!r}"
         )
-    data = safe_load(path)
-    detected = detect_msa_pickle_format(data, str(path))
-    expected = "mult" if feature_format == "unimse" else feature_format
-    if expected is not None and expected != detected:
-        raise ValueError(f"feature_format={feature_format!r} but {path} has the {detected!r} layout")
-    report.sources["features"] = str(path)
-    name = feature_set or msa_feature_set_name(feature_format or detected, path)
-    return read_msa_pickle(data, detected, str(path), name, report)
+    data, layout, name = load_feature_pickle(
+        path, feature_format, MSA_FEATURE_FORMATS, detect_msa_pickle_format, report, feature_set,
+        layouts={"unimse": "mult"},
+    )
+    return read_msa_pickle(data, layout, str(path), name, report)

@@ -14,7 +14,6 @@ Non-finite values become 0 before lengths are computed (MMSA's audio holds ``-in
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
@@ -105,8 +104,3 @@ def _first_frames(
     if length > frames.shape[0]:
         report.note(split, f"{modality}: length exceeds the stored frames (kept all)", row_id)
     return frames[:length]
-
-
-def msa_feature_set_name(fmt: str, path: str | Path) -> str:
-    """Default feature-set name, ``"{fmt}:{file stem}"`` (e.g. ``"mmsa:aligned_50"``)."""
-    return f"{fmt}:{Path(path).stem}"

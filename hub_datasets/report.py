@@ -11,14 +11,15 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-#: ``dropped``: an input row that is not in the output. ``note``: an output row (or an input feature entry)
-#: handled specially, e.g. a row kept with ``acoustic=None`` or features with no label row.
-READ_KINDS: tuple[str, ...] = ("dropped", "note")
+from unimse_hf.data.report import REPORT_KINDS
 
 
 @dataclass
 class ReadReport:
-    """Counts of one reader run.
+    """Counts of one reader run: ``dropped`` input rows that are not in the output, and ``note`` rows (or feature
+    entries) handled specially, e.g. a row kept with zero frames or features with no label row.
+
+    Not merged with BuildReport: this one keeps the ids, sources and feature sets of one corpus; that one only counts.
 
     Attributes:
         corpus: the corpus read (``mosi``, ``mosei``, ``meld``, ``iemocap``).
@@ -40,8 +41,8 @@ class ReadReport:
 
     def add(self, kind: str, split: str, reason: str, row_id: str | None = None, count: int = 1) -> None:
         """Count ``count`` rows of ``split`` handled for ``reason`` (and remember ``row_id`` if given)."""
-        if kind not in READ_KINDS:
-            raise ValueError(f"kind must be one of {READ_KINDS}, got {kind!r}")
+        if kind not in REPORT_KINDS:
+            raise ValueError(f"kind must be one of {REPORT_KINDS}, got {kind!r}")
         key = (kind, split, reason)
         self.counts[key] += count
         if row_id is not None:

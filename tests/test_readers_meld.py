@@ -137,6 +137,8 @@ def test_dialoguernn_pickle_one_frame_per_utterance(tmp_path):
     assert by_id["train/dia0_utt0"]["acoustic_feature_set"] == "dialoguernn:MELD_features_raw"
     with pytest.raises(ValueError, match="feature_format='unimse' but"):
         read_meld(tmp_path, features=pkl, feature_format="unimse")
+    with pytest.raises(ValueError, match=r"must be one of \('unimse', 'dialoguernn'\) or None, got 'mult'"):
+        read_meld(tmp_path, features=pkl, feature_format="mult")
 
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "meld"
