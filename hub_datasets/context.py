@@ -6,6 +6,9 @@ from collections.abc import Sequence
 
 from unimse_hf.data.schema import CONTEXT_SIZE
 
+#: the columns :func:`fill_context` sets
+CONTEXT_COLUMNS: tuple[str, ...] = ("context_before", "speakers_before", "context_after", "speakers_after")
+
 
 def fill_context(dialogue: Sequence[dict], size: int = CONTEXT_SIZE) -> None:
     """Set ``context_before``/``speakers_before`` and ``context_after``/``speakers_after`` in place.

@@ -31,7 +31,7 @@ from pathlib import Path
 from unimse_hf.data.schema import CONTEXT_SIZE, empty_row
 from unimse_hf.labels import IEMOCAP_ABBREVIATIONS, polarity_from_iemocap
 
-from .context import fill_context
+from .context import CONTEXT_COLUMNS, fill_context
 from .erc_pickles import read_unimse_erc_pickle
 from .features import FeatureTable, attach_features, load_feature_pickle
 from .msa_pickles import detect_msa_pickle_format, read_msa_pickle
@@ -41,7 +41,8 @@ from .segment_ids import to_text
 TURN_ID = re.compile(r"^Ses(?P<session>\d{2})[FM]_\S+_(?P<speaker>[FM])[0-9A-Z]{3}$")
 _TRANSCRIPT_LINE = re.compile(r"^(?P<turn>\S+)\s*\[\s*(?P<start>[0-9.]+)\s*-\s*(?P<end>[0-9.]+)\s*\]:\s?(?P<text>.*)$")
 _EVALUATION_LINE = re.compile(r"^\[(?P<start>[0-9.]+)\s*-\s*(?P<end>[0-9.]+)\]\s+(?P<turn>\S+)\s+(?P<label>\w+)\s")
-CONTEXT_MODES: tuple[str, ...] = ("speaker", "conversation")
+#: whose turns make up a row's context: the same speaker's (UniMSE), or the whole conversation's
+CONTEXT_SCOPES: tuple[str, ...] = ("speaker", "conversation")
 IEMOCAP_FEATURE_FORMATS: tuple[str, ...] = ("unimse", "mult")
 TEST_SESSION = 5
 _VALIDATION_SALT = "unimse-hf/iemocap-validation/"
@@ -96,8 +97,8 @@ def read_iemocap_labels(
     validation_dialogues: Iterable[str] | None = None,
 ) -> list[dict]:
     """Rows of the unified schema (no features) from an ``IEMOCAP_full_release`` folder."""
-    if context not in CONTEXT_MODES:
-        raise ValueError(f"context must be one of {CONTEXT_MODES}, got {context!r}")
+    if context not in CONTEXT_SCOPES:
+        raise ValueError(f"context must be one of {CONTEXT_SCOPES}, got {context!r}")
     if not 0.0 <= validation_fraction < 1.0:
         raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction!r}")
     folder = Path(source)
@@ -108,53 +109,68 @@ def read_iemocap_labels(
     chosen = set(validation_dialogues) if validation_dialogues is not None else None
     rows: list[dict] = []
     for session in sessions:
-        number = int(session.name[-1])
         for transcript in sorted((session / "dialog" / "transcriptions").glob("*.txt")):
-            dialogue = transcript.stem
-            if number == TEST_SESSION:
-                split = "test"
-            elif chosen is not None:
-                split = "validation" if dialogue in chosen else "train"
-            else:
-                split = "validation" if is_validation_dialogue(dialogue, validation_fraction) else "train"
-            turns = _read_transcription(transcript, split, report)
-            evaluation = session / "dialog" / "EmoEvaluation" / transcript.name
-            labels = _read_evaluation(evaluation) if evaluation.is_file() else {}
-            for turn_id in sorted(set(labels) - {t.turn_id for t in turns}):
-                report.note(split, "EmoEvaluation turn with no transcription line", turn_id)
-            windows: dict[str, list[dict]] = {}
-            labelled: list[tuple[dict, dict]] = []
-            for turn in turns:
-                row = empty_row("iemocap", split, turn.turn_id, turn.text)
-                row.update(speaker=turn.speaker, dialogue_id=dialogue)
-                window = turn.speaker if context == "speaker" else ""
-                context_row = dict(row, speaker="" if context == "speaker" else turn.speaker)
-                windows.setdefault(window, []).append(context_row)
-                label = labels.get(turn.turn_id)
-                if label is None:
-                    reason = "no EmoEvaluation file" if not evaluation.is_file() else "turn has no EmoEvaluation label"
-                    report.drop(split, reason, turn.turn_id)
-                elif label not in IEMOCAP_ABBREVIATIONS:
-                    report.drop(split, f"label {label!r} is not one of the 6 classes", turn.turn_id)
-                else:
-                    row.update(
-                        iemocap_emotion=IEMOCAP_ABBREVIATIONS[label],
-                        iemocap_emotion_origin="gold",
-                        polarity=polarity_from_iemocap(label),
-                        polarity_origin="gold",
-                    )
-                    labelled.append((row, context_row))
-            for window_rows in windows.values():
-                fill_context(window_rows, context_size)
-            for row, context_row in labelled:
-                for key in ("context_before", "speakers_before", "context_after", "speakers_after"):
-                    row[key] = context_row[key]
-                rows.append(row)
-                report.rows[split] += 1
+            split = _dialogue_split(int(session.name[-1]), transcript.stem, chosen, validation_fraction)
+            rows += _dialogue_rows(transcript, split, context, context_size, report)
     ids = [row["id"] for row in rows]
     if len(set(ids)) != len(ids):
         raise ValueError(f"{folder}: turn ids repeat across transcription files; the release layout is broken")
     return rows
+
+
+def _dialogue_split(session: int, dialogue: str, chosen: set[str] | None, validation_fraction: float) -> str:
+    """Session 5 is test; a Session 1-4 dialogue is validation when chosen (or by the hash rule), else train."""
+    if session == TEST_SESSION:
+        return "test"
+    if chosen is not None:
+        return "validation" if dialogue in chosen else "train"
+    return "validation" if is_validation_dialogue(dialogue, validation_fraction) else "train"
+
+
+def _dialogue_rows(transcript: Path, split: str, context: str, context_size: int, report: ReadReport) -> list[dict]:
+    """The labelled rows of one dialogue; their context holds every transcribed turn of it, labelled or not.
+
+    ``context="speaker"``: the same speaker's turns, with empty speaker names; ``"conversation"``: every turn.
+    """
+    turns = _read_transcription(transcript, split, report)
+    evaluation = transcript.parents[1] / "EmoEvaluation" / transcript.name
+    labels = _read_evaluation(evaluation) if evaluation.is_file() else {}
+    for turn_id in sorted(set(labels) - {t.turn_id for t in turns}):
+        report.note(split, "EmoEvaluation turn with no transcription line", turn_id)
+    by_speaker = context == "speaker"
+    windows: dict[str, list[dict]] = {}  # speaker (or "" for the whole conversation) -> context rows in turn order
+    labelled: list[tuple[dict, dict]] = []  # (row, its context row)
+    for turn in turns:
+        row = empty_row("iemocap", split, turn.turn_id, turn.text)
+        row.update(speaker=turn.speaker, dialogue_id=transcript.stem)
+        context_row = dict(row, speaker="" if by_speaker else turn.speaker)
+        windows.setdefault(turn.speaker if by_speaker else "", []).append(context_row)
+        gold = _gold_fields(labels.get(turn.turn_id), turn.turn_id, split, evaluation.is_file(), report)
+        if gold is not None:
+            row.update(gold)
+            labelled.append((row, context_row))
+    for window_rows in windows.values():
+        fill_context(window_rows, context_size)
+    for row, context_row in labelled:
+        row.update({key: context_row[key] for key in CONTEXT_COLUMNS})
+        report.rows[split] += 1
+    return [row for row, _ in labelled]
+
+
+def _gold_fields(label: str | None, turn_id: str, split: str, has_evaluation: bool, report: ReadReport) -> dict | None:
+    """The gold emotion and polarity of a turn's majority label, or ``None`` (dropped and counted)."""
+    if label is None:
+        report.drop(split, "turn has no EmoEvaluation label" if has_evaluation else "no EmoEvaluation file", turn_id)
+        return None
+    if label not in IEMOCAP_ABBREVIATIONS:
+        report.drop(split, f"label {label!r} is not one of the 6 classes", turn_id)
+        return None
+    return {
+        "iemocap_emotion": IEMOCAP_ABBREVIATIONS[label],
+        "iemocap_emotion_origin": "gold",
+        "polarity": polarity_from_iemocap(label),
+        "polarity_origin": "gold",
+    }
 
 
 def _turn_key(key: object) -> str | None:
