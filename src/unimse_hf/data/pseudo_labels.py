@@ -114,7 +114,7 @@ class PseudoLabelStats:
 
 
 @dataclass
-class _Rows:
+class _FlatLabelColumns:
     """The label columns of every row of every corpus/split, flattened in a fixed order."""
 
     keys: list[tuple[str, str]]  # (corpus, split) per block
@@ -127,7 +127,7 @@ class _Rows:
     origins: dict[str, list[str]]
 
     @classmethod
-    def collect(cls, corpora: Mapping[str, DatasetDict]) -> _Rows:
+    def collect(cls, corpora: Mapping[str, DatasetDict]) -> _FlatLabelColumns:
         columns = ["text", "polarity", *PSEUDO_FIELDS, *(f"{f}_origin" for f in PSEUDO_FIELDS)]
         rows = cls([], [], [], [], [], [], {f: [] for f in PSEUDO_FIELDS}, {f: [] for f in PSEUDO_FIELDS})
         for corpus, split in _blocks(corpora):
@@ -192,7 +192,7 @@ def assign_pseudo_labels(
     fill = set(corpora) if fill is None else set(fill)
     if not fill <= set(corpora):
         raise ValueError(f"fill must name corpora of corpora ({sorted(corpora)}), got {sorted(fill)}")
-    rows = _Rows.collect(corpora)
+    rows = _FlatLabelColumns.collect(corpora)
     stats = PseudoLabelStats()
     plans: dict[str, dict[str, tuple[list[int], list[int]]]] = {}  # field -> polarity -> (donors, targets)
     for name in PSEUDO_FIELDS:
@@ -231,7 +231,7 @@ def assign_pseudo_labels(
     return _write_back(corpora, rows, fill), stats
 
 
-def _plan_field(name: str, rows: _Rows, fill: set[str], report: BuildReport) -> tuple[FieldStats, dict]:
+def _plan_field(name: str, rows: _FlatLabelColumns, fill: set[str], report: BuildReport) -> tuple[FieldStats, dict]:
     """Pick donors and targets of one field; apply neutral defaults and fallbacks in place."""
     stats = FieldStats()
     values, origins = rows.values[name], rows.origins[name]
@@ -270,7 +270,7 @@ def _plan_field(name: str, rows: _Rows, fill: set[str], report: BuildReport) -> 
     return stats, {p: (donors[p], targets[p]) for p in SEARCH_POLARITIES}
 
 
-def _write_back(corpora: Mapping[str, DatasetDict], rows: _Rows, fill: set[str]) -> dict[str, DatasetDict]:
+def _write_back(corpora: Mapping[str, DatasetDict], rows: _FlatLabelColumns, fill: set[str]) -> dict[str, DatasetDict]:
     out: dict[str, dict] = {corpus: dict(splits) for corpus, splits in corpora.items()}
     offset = 0
     for (corpus, split), n in zip(rows.keys, rows.block_sizes, strict=True):
