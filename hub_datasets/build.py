@@ -177,6 +177,44 @@ def build_dataset(
         show_progress: show this function's progress bars (``datasets``' own bars follow
             ``datasets.disable_progress_bars()``).
     """
+    members, donors_only = _check_request(config, sources, pseudo_labels)
+    report = BuildReport()
+    corpora, hashes, feature_sets = _read_step(sources, features or {}, feature_formats or {}, report, show_progress)
+    if pseudo_labels == OFFICIAL:
+        corpora, pseudo_info = _official_label_step(corpora, members, sources, hashes, report)
+    elif pseudo_labels is not None:
+        if embedder is None:
+            embedder = TextEmbedder(pseudo_labels, pooling=pooling, batch_size=batch_size, max_length=max_length,
+                                    device=device, show_progress=show_progress)
+        corpora, pseudo_info = _pseudo_label_step(corpora, members, pseudo_labels, embedder, report)
+    else:
+        pseudo_info = {"method": "none"}
+    if pseudo_labels is not None:
+        corpora = _universal_label_step(corpora, members, score_precision, report)
+    dataset = _assemble_step(config, members, corpora, seed, report)
+
+    info = {
+        "corpora": list(members),
+        "donor_corpora": donors_only,
+        "pseudo_labels": pseudo_info,
+        "universal_label": "not written (no pseudo-labels)" if pseudo_labels is None
+        else f"score precision {score_precision if score_precision is not None else 'full'}",
+        "seed": seed if len(members) > 1 else None,
+        "features": _features_info(dataset, feature_sets),
+        "sources": hashes,
+        "report": report.to_records(),
+        "unimse_hf_version": __version__,
+    }
+    folder = Path(out_dir)
+    write_config(folder, config, dataset, info, max_rows_per_shard=max_rows_per_shard)
+    url = push_hub_folder(folder, push_to_hub, private=private, api=api) if push_to_hub else None
+    return BuildResult(config, dataset, report, info, folder, url)
+
+
+def _check_request(
+    config: str, sources: Mapping[str, str | Path], pseudo_labels: str | None
+) -> tuple[tuple[str, ...], list[str]]:
+    """Refuse a request that cannot be built; returns the config's member corpora and the donor-only corpora."""
     if config not in CONFIGS:
         raise ValueError(f"config must be one of {sorted(CONFIGS)}, got {config!r}")
     members = CONFIGS[config]
@@ -203,8 +241,20 @@ def build_dataset(
             f"mixture {config!r} needs pseudo_labels (an encoder model or 'official') so that its training rows "
             "carry universal labels, got None"
         )
-    features, feature_formats = dict(features or {}), dict(feature_formats or {})
-    report = BuildReport()
+    return members, donors_only
+
+
+def _read_step(
+    sources: Mapping[str, str | Path],
+    features: Mapping[str, FeatureSource],
+    feature_formats: Mapping[str, str],
+    report: BuildReport,
+    show_progress: bool,
+) -> tuple[dict[str, DatasetDict], dict[str, dict[str, str]], dict[str, dict[str, str]]]:
+    """Read every corpus of ``sources`` (in :data:`CORPORA` order) and drop gold labels outside the evaluated sets.
+
+    Returns corpus -> splits, corpus -> source sha256s, corpus -> modality -> feature set.
+    """
     corpora: dict[str, DatasetDict] = {}
     hashes: dict[str, dict[str, str]] = {}
     feature_sets: dict[str, dict[str, str]] = {}
@@ -213,53 +263,64 @@ def build_dataset(
             corpus, sources[corpus], features.get(corpus), report, show_progress, feature_formats.get(corpus)
         )
         corpora[corpus] = filter_evaluated_labels(corpus, splits, report)
+    return corpora, hashes, feature_sets
 
-    pseudo_info: dict = {"method": "none"}
-    if pseudo_labels == OFFICIAL:
-        corpora = apply_official_labels({c: corpora[c] for c in members}, sources, report)
-        for corpus in members:
-            for path in official_label_files(corpus, sources[corpus]):
-                hashes[corpus][_source_name(path, sources[corpus])] = sha256_file(path)
-        pseudo_info = {"method": "official", "files": "UniMSE PR #19 v4 universal-label CSVs"}
-    elif pseudo_labels is not None:
-        if embedder is None:
-            embedder = TextEmbedder(pseudo_labels, pooling=pooling, batch_size=batch_size, max_length=max_length,
-                                    device=device, show_progress=show_progress)
-        corpora, stats = assign_pseudo_labels(corpora, embedder, fill=members, report=report)
-        pseudo_info = {
-            "method": "nearest_neighbour",
-            **_model_provenance(pseudo_labels),
-            "pooling": getattr(embedder, "pooling", None),
-            "donor_corpora": [c for c in CORPORA if c in corpora],
-            "rule": "top-1 cosine neighbour of the same polarity among training rows only; pools restricted to "
-                    "MELD's 7 / IEMOCAP's 6 classes; neutral rows get score 0.0, neutral, neutral",
-            "stats": stats.to_dict(),
-        }
-    if pseudo_labels is not None:
-        for corpus in members:
-            corpora[corpus] = DatasetDict({
-                split: write_universal_labels(ds, precision=score_precision, report=report)
-                for split, ds in corpora[corpus].items()
-            })
-    if len(members) == 1:
-        dataset = corpora[config]
-    else:
-        aligned = align_frame_features({c: corpora[c] for c in members}, report)
-        dataset = build_mixture(config, aligned, seed=seed, report=report)
 
-    info = {
-        "corpora": list(members),
-        "donor_corpora": donors_only,
-        "pseudo_labels": pseudo_info,
-        "universal_label": "not written (no pseudo-labels)" if pseudo_labels is None
-        else f"score precision {score_precision if score_precision is not None else 'full'}",
-        "seed": seed if len(members) > 1 else None,
-        "features": _features_info(dataset, feature_sets),
-        "sources": hashes,
-        "report": report.to_records(),
-        "unimse_hf_version": __version__,
+def _official_label_step(
+    corpora: dict[str, DatasetDict],
+    members: tuple[str, ...],
+    sources: Mapping[str, str | Path],
+    hashes: dict[str, dict[str, str]],
+    report: BuildReport,
+) -> tuple[dict[str, DatasetDict], dict]:
+    """Fill the members' missing fields from the official v4 CSVs (their sha256s are added to ``hashes``).
+
+    Returns the members' splits and the ``pseudo_labels`` entry of the build info.
+    """
+    corpora = apply_official_labels({c: corpora[c] for c in members}, sources, report)
+    for corpus in members:
+        for path in official_label_files(corpus, sources[corpus]):
+            hashes[corpus][_source_name(path, sources[corpus])] = sha256_file(path)
+    return corpora, {"method": "official", "files": "UniMSE PR #19 v4 universal-label CSVs"}
+
+
+def _pseudo_label_step(
+    corpora: dict[str, DatasetDict], members: tuple[str, ...], model: str, embedder: EmbedFn, report: BuildReport
+) -> tuple[dict[str, DatasetDict], dict]:
+    """Fill the members' missing fields from their nearest neighbours among the training rows of every corpus.
+
+    Returns every corpus's splits and the ``pseudo_labels`` entry of the build info (``model`` names the encoder).
+    """
+    corpora, stats = assign_pseudo_labels(corpora, embedder, fill=members, report=report)
+    return corpora, {
+        "method": "nearest_neighbour",
+        **_model_provenance(model),
+        "pooling": getattr(embedder, "pooling", None),
+        "donor_corpora": [c for c in CORPORA if c in corpora],
+        "rule": "top-1 cosine neighbour of the same polarity among training rows only; pools restricted to "
+                "MELD's 7 / IEMOCAP's 6 classes; neutral rows get score 0.0, neutral, neutral",
+        "stats": stats.to_dict(),
     }
-    folder = Path(out_dir)
-    write_config(folder, config, dataset, info, max_rows_per_shard=max_rows_per_shard)
-    url = push_hub_folder(folder, push_to_hub, private=private, api=api) if push_to_hub else None
-    return BuildResult(config, dataset, report, info, folder, url)
+
+
+def _universal_label_step(
+    corpora: dict[str, DatasetDict], members: tuple[str, ...], precision: int | None, report: BuildReport
+) -> dict[str, DatasetDict]:
+    """Write the universal label of every member row whose four fields are present."""
+    out = dict(corpora)
+    for corpus in members:
+        out[corpus] = DatasetDict({
+            split: write_universal_labels(ds, precision=precision, report=report)
+            for split, ds in corpora[corpus].items()
+        })
+    return out
+
+
+def _assemble_step(
+    config: str, members: tuple[str, ...], corpora: Mapping[str, DatasetDict], seed: int, report: BuildReport
+) -> DatasetDict:
+    """A single corpus as read; a mixture from its members, with frame features aligned to one dim per modality."""
+    if len(members) == 1:
+        return corpora[config]
+    aligned = align_frame_features({c: corpora[c] for c in members}, report)
+    return build_mixture(config, aligned, seed=seed, report=report)
