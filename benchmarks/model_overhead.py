@@ -65,27 +65,34 @@ def main() -> None:
 
     g = torch.Generator().manual_seed(1)
     b = args.batch
-    text = {"input_ids": torch.randint(2, 32000, (b, args.tokens), generator=g),
-            "attention_mask": torch.ones(b, args.tokens, dtype=torch.long)}
+    text = {
+        "input_ids": torch.randint(2, 32000, (b, args.tokens), generator=g),
+        "attention_mask": torch.ones(b, args.tokens, dtype=torch.long),
+    }
     labels = torch.randint(2, 32000, (b, args.target_tokens), generator=g)
     lengths = torch.randint(args.frames // 3, args.frames + 1, (b,), generator=g)
     mask = (torch.arange(args.frames)[None] < lengths[:, None]).long()
-    modalities = {"acoustic_features": torch.randn(b, args.frames, 64, generator=g) * mask[..., None],
-                  "acoustic_mask": mask,
-                  "visual_features": torch.randn(b, args.frames, 64, generator=g) * mask[..., None],
-                  "visual_mask": mask}
+    modalities = {
+        "acoustic_features": torch.randn(b, args.frames, 64, generator=g) * mask[..., None],
+        "acoustic_mask": mask,
+        "visual_features": torch.randn(b, args.frames, 64, generator=g) * mask[..., None],
+        "visual_mask": mask,
+    }
 
     def train_step(model, inputs):
         def run():
             model.zero_grad(set_to_none=True)
             model(**inputs, labels=labels).loss.backward()
+
         return run
 
     def generate(model, inputs):
         def run():
             with torch.inference_mode():
-                model.generate(**inputs, max_new_tokens=args.target_tokens, min_new_tokens=args.target_tokens,
-                               do_sample=False)
+                model.generate(
+                    **inputs, max_new_tokens=args.target_tokens, min_new_tokens=args.target_tokens, do_sample=False
+                )
+
         return run
 
     def modality_encoders():
@@ -105,19 +112,33 @@ def main() -> None:
         results[f"{phase}_ratio_unimse_over_t5"] = round(medians["unimse"] / medians["t5"], 3)
     unimse.eval()
     results["modality_encoders_inference_s"] = round(
-        interleaved_medians({"lstm": modality_encoders}, args.repeats)["lstm"], 4)
+        interleaved_medians({"lstm": modality_encoders}, args.repeats)["lstm"], 4
+    )
     results["peak_rss_mib"] = round(peak_rss_mib(), 1)
 
     added = sum(p.numel() for p in unimse.parameters()) - sum(p.numel() for p in t5.parameters())
-    print(json.dumps({
-        "what": "median wall seconds over --repeats (T5 and UniMSE alternated) after one warm-up each; same T5 "
+    print(
+        json.dumps(
+            {
+                "what": "median wall seconds over --repeats (T5 and UniMSE alternated) after one warm-up each; same T5 "
                 "weights; CPU; random weights",
-        "size": args.size, "batch": b, "tokens": args.tokens, "frames_max": args.frames,
-        "target_tokens": args.target_tokens, "repeats": args.repeats, "threads": args.threads,
-        "fusion_layers": unimse.config.fusion_layers, "added_parameters": added,
-        "torch": torch.__version__, "machine": platform.machine(), "cpus": os.cpu_count(),
-        **results,
-    }, indent=2))
+                "size": args.size,
+                "batch": b,
+                "tokens": args.tokens,
+                "frames_max": args.frames,
+                "target_tokens": args.target_tokens,
+                "repeats": args.repeats,
+                "threads": args.threads,
+                "fusion_layers": unimse.config.fusion_layers,
+                "added_parameters": added,
+                "torch": torch.__version__,
+                "machine": platform.machine(),
+                "cpus": os.cpu_count(),
+                **results,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

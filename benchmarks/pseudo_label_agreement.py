@@ -48,6 +48,7 @@ def _agreement(pairs: list[tuple[object, object, str]], name: str) -> dict:
 
     Baseline: predict the most frequent official value of the row's polarity (an oracle majority vote).
     """
+
     def summary(rows):
         if not rows:
             return {"rows": 0}
@@ -88,8 +89,9 @@ def main() -> None:
         splits, _, _ = read_corpus(corpus, args.data / corpus, None, report, show_progress=False)
         corpora[corpus] = filter_evaluated_labels(corpus, splits, report)
     read_seconds = time.perf_counter() - start
-    embedder = TextEmbedder(model, pooling=args.pooling, batch_size=args.batch_size, device=args.device,
-                            show_progress=False)
+    embedder = TextEmbedder(
+        model, pooling=args.pooling, batch_size=args.batch_size, device=args.device, show_progress=False
+    )
     filled, stats = assign_pseudo_labels(corpora, embedder, report=report)
 
     official_report = BuildReport()
@@ -100,8 +102,9 @@ def main() -> None:
             per_group: dict[str, list] = {"train": [], "validation+test": []}
             for split, ds in filled[corpus].items():
                 data = ds.select_columns(["id", "polarity", name, f"{name}_origin"]).to_dict()
-                for row_id, pol, value, origin in zip(data["id"], data["polarity"], data[name],
-                                                      data[f"{name}_origin"], strict=True):
+                for row_id, pol, value, origin in zip(
+                    data["id"], data["polarity"], data[name], data[f"{name}_origin"], strict=True
+                ):
                     reference = getattr(official.get(row_id), name, None) if row_id in official else None
                     if origin != "pseudo" or reference is None or value is None:
                         continue
@@ -111,41 +114,53 @@ def main() -> None:
             if any(per_group.values()):
                 agreement.setdefault(corpus, {})[name] = {g: _agreement(p, name) for g, p in per_group.items()}
 
-    print(json.dumps({
-        "what": "agreement of unimse_hf pseudo-labels with the official UniMSE v4 labels (PR #19 CSVs)",
-        "how": {
-            "model": model,
-            "pooling": embedder.pooling,
-            "max_length": embedder.max_length,
-            "batch_size": embedder.batch_size,
-            "device": str(embedder.device),
-            "torch_threads": torch.get_num_threads(),
-            "cpu_count": os.cpu_count(),
-            "platform": platform.platform(),
-            "versions": {"torch": torch.__version__, "numpy": np.__version__},
-            "rule": "top-1 cosine neighbour of the same polarity; donors = training rows only; pools restricted to "
-                    "MELD 7 / IEMOCAP 6 classes; neutral rows get score 0.0 / neutral / neutral; no IEMOCAP corpus",
-            "official_rule": "v4 (authors): all splits in the pools, SimCSE pooler embeddings, pools not restricted",
-            "comparison": "rows whose field is pseudo here and has a usable v4 value (v4 IEMOCAP sur/fea/dis/oth "
-                          "are not comparable: outside the 6 classes)",
-        },
-        "counts": {
-            "rows": {c: {s: len(d) for s, d in filled[c].items()} for c in CORPORA},
-            "texts_embedded": stats.texts_embedded,
-            "pools": {name: s.pool_sizes for name, s in stats.fields.items()},
-            "searched": {name: s.searched for name, s in stats.fields.items()},
-            "neutral_default": {name: s.neutral_default for name, s in stats.fields.items()},
-            "no_donor_corpus_default": {name: s.no_donor_corpus for name, s in stats.fields.items()},
-            "mean_top1_similarity": {name: s.mean_similarity for name, s in stats.fields.items()},
-        },
-        "seconds": {
-            "read": round(read_seconds, 2),
-            "embedding": round(stats.embedding_seconds, 2),
-            "similarity_and_assignment": round(stats.similarity_seconds, 3),
-        },
-        "agreement": agreement,
-        "official_import_notes": official_report.total("note"),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "what": "agreement of unimse_hf pseudo-labels with the official UniMSE v4 labels (PR #19 CSVs)",
+                "how": {
+                    "model": model,
+                    "pooling": embedder.pooling,
+                    "max_length": embedder.max_length,
+                    "batch_size": embedder.batch_size,
+                    "device": str(embedder.device),
+                    "torch_threads": torch.get_num_threads(),
+                    "cpu_count": os.cpu_count(),
+                    "platform": platform.platform(),
+                    "versions": {"torch": torch.__version__, "numpy": np.__version__},
+                    "rule": (
+                        "top-1 cosine neighbour of the same polarity; donors = training rows only; pools restricted "
+                        "to MELD 7 / IEMOCAP 6 classes; neutral rows get score 0.0 / neutral / neutral; no IEMOCAP "
+                        "corpus"
+                    ),
+                    "official_rule": (
+                        "v4 (authors): all splits in the pools, SimCSE pooler embeddings, pools not restricted"
+                    ),
+                    "comparison": (
+                        "rows whose field is pseudo here and has a usable v4 value (v4 IEMOCAP sur/fea/dis/oth are "
+                        "not comparable: outside the 6 classes)"
+                    ),
+                },
+                "counts": {
+                    "rows": {c: {s: len(d) for s, d in filled[c].items()} for c in CORPORA},
+                    "texts_embedded": stats.texts_embedded,
+                    "pools": {name: s.pool_sizes for name, s in stats.fields.items()},
+                    "searched": {name: s.searched for name, s in stats.fields.items()},
+                    "neutral_default": {name: s.neutral_default for name, s in stats.fields.items()},
+                    "no_donor_corpus_default": {name: s.no_donor_corpus for name, s in stats.fields.items()},
+                    "mean_top1_similarity": {name: s.mean_similarity for name, s in stats.fields.items()},
+                },
+                "seconds": {
+                    "read": round(read_seconds, 2),
+                    "embedding": round(stats.embedding_seconds, 2),
+                    "similarity_and_assignment": round(stats.similarity_seconds, 3),
+                },
+                "agreement": agreement,
+                "official_import_notes": official_report.total("note"),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

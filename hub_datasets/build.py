@@ -116,8 +116,10 @@ def _model_provenance(model: str) -> dict:
     if not path.is_dir():
         return {"model": model}
     weights = sorted(p for p in path.rglob("*") if p.suffix in (".safetensors", ".bin") and p.is_file())
-    return {"model": f"local folder {path.name!r}",
-            "model_weights_sha256": {p.relative_to(path).as_posix(): sha256_file(p) for p in weights}}
+    return {
+        "model": f"local folder {path.name!r}",
+        "model_weights_sha256": {p.relative_to(path).as_posix(): sha256_file(p) for p in weights},
+    }
 
 
 def _features_info(dataset: DatasetDict, feature_sets: Mapping[str, Mapping[str, str]]) -> dict:
@@ -184,8 +186,14 @@ def build_dataset(
         corpora, pseudo_info = _official_label_step(corpora, members, sources, hashes, report)
     elif pseudo_labels is not None:
         if embedder is None:
-            embedder = TextEmbedder(pseudo_labels, pooling=pooling, batch_size=batch_size, max_length=max_length,
-                                    device=device, show_progress=show_progress)
+            embedder = TextEmbedder(
+                pseudo_labels,
+                pooling=pooling,
+                batch_size=batch_size,
+                max_length=max_length,
+                device=device,
+                show_progress=show_progress,
+            )
         corpora, pseudo_info = _pseudo_label_step(corpora, members, pseudo_labels, embedder, report)
     else:
         pseudo_info = {"method": "none"}
@@ -197,7 +205,8 @@ def build_dataset(
         "corpora": list(members),
         "donor_corpora": donors_only,
         "pseudo_labels": pseudo_info,
-        "universal_label": "not written (no pseudo-labels)" if pseudo_labels is None
+        "universal_label": "not written (no pseudo-labels)"
+        if pseudo_labels is None
         else f"score precision {score_precision if score_precision is not None else 'full'}",
         "seed": seed if len(members) > 1 else None,
         "features": _features_info(dataset, feature_sets),
@@ -298,7 +307,7 @@ def _pseudo_label_step(
         "pooling": getattr(embedder, "pooling", None),
         "donor_corpora": [c for c in CORPORA if c in corpora],
         "rule": "top-1 cosine neighbour of the same polarity among training rows only; pools restricted to "
-                "MELD's 7 / IEMOCAP's 6 classes; neutral rows get score 0.0, neutral, neutral",
+        "MELD's 7 / IEMOCAP's 6 classes; neutral rows get score 0.0, neutral, neutral",
         "stats": stats.to_dict(),
     }
 
@@ -309,10 +318,12 @@ def _universal_label_step(
     """Write the universal label of every member row whose four fields are present."""
     out = dict(corpora)
     for corpus in members:
-        out[corpus] = DatasetDict({
-            split: write_universal_labels(ds, precision=precision, report=report)
-            for split, ds in corpora[corpus].items()
-        })
+        out[corpus] = DatasetDict(
+            {
+                split: write_universal_labels(ds, precision=precision, report=report)
+                for split, ds in corpora[corpus].items()
+            }
+        )
     return out
 
 

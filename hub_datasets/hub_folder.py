@@ -27,15 +27,27 @@ BUILD_INFO_DIR = "build_info"
 
 #: corpus -> (Hub licence id, licence text for the card)
 SOURCE_LICENSES: dict[str, tuple[str, str]] = {
-    "mosi": ("other", "CMU-MOSI is distributed by CMU for research with no explicit licence: research use only, "
-                      "cite Zadeh et al. (2016)."),
-    "mosei": ("other", "CMU-MOSEI is distributed by CMU for research with no explicit licence: research use "
-                       "only, cite Zadeh et al. (2018)."),
-    "meld": ("gpl-3.0", "MELD is released under GPL-3.0 (declare-lab/MELD); derived from Friends transcripts via "
-                        "EmotionLines. Cite Poria et al. (2019) and Chen et al. (2018)."),
-    "iemocap": ("other", "IEMOCAP is licensed by USC SAIL under a release form that forbids redistribution: "
-                         "publish only to private or gated repositories whose users hold an IEMOCAP licence. "
-                         "Cite Busso et al. (2008)."),
+    "mosi": (
+        "other",
+        "CMU-MOSI is distributed by CMU for research with no explicit licence: research use only, "
+        "cite Zadeh et al. (2016).",
+    ),
+    "mosei": (
+        "other",
+        "CMU-MOSEI is distributed by CMU for research with no explicit licence: research use "
+        "only, cite Zadeh et al. (2018).",
+    ),
+    "meld": (
+        "gpl-3.0",
+        "MELD is released under GPL-3.0 (declare-lab/MELD); derived from Friends transcripts via "
+        "EmotionLines. Cite Poria et al. (2019) and Chen et al. (2018).",
+    ),
+    "iemocap": (
+        "other",
+        "IEMOCAP is licensed by USC SAIL under a release form that forbids redistribution: "
+        "publish only to private or gated repositories whose users hold an IEMOCAP licence. "
+        "Cite Busso et al. (2008).",
+    ),
 }
 OFFICIAL_LABELS_NOTE = (
     "Official v4 universal labels come from LeMei/UniMSE pull request #19 (commit cae0438), which has no "
@@ -84,9 +96,13 @@ def write_config(
         for index in range(num_shards):
             shard = ds.shard(num_shards=num_shards, index=index, contiguous=True)
             shard.to_parquet(str(config_dir / f"{split}-{index:05d}-of-{num_shards:05d}.parquet"))
-    info = {**build_info, "config": config_name, "splits": list(written),
-            "rows": {split: len(ds) for split, ds in written.items()},
-            "empty_splits": [split for split in dataset if split not in written]}
+    info = {
+        **build_info,
+        "config": config_name,
+        "splits": list(written),
+        "rows": {split: len(ds) for split, ds in written.items()},
+        "empty_splits": [split for split in dataset if split not in written],
+    }
     info_dir = folder / BUILD_INFO_DIR
     info_dir.mkdir(exist_ok=True)
     (info_dir / f"{config_name}.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
@@ -128,7 +144,7 @@ def _card_body(infos: Mapping[str, dict]) -> str:
         "# UniMSE unified corpora",
         "",
         "MOSI, MOSEI, MELD and IEMOCAP rows in one schema, with the universal labels of UniMSE (Hu et al., "
-        "EMNLP 2022): `\"{polarity},{score},{meld_emotion},{iemocap_emotion}\"`. Built with "
+        'EMNLP 2022): `"{polarity},{score},{meld_emotion},{iemocap_emotion}"`. Built with '
         "`unimse-hf build-dataset`; load a config with `datasets.load_dataset(<repo or folder>, <config>)`.",
         "",
         "Each label field has an `*_origin` column: `gold` (the corpus's own annotation), `pseudo` (filled by "

@@ -58,7 +58,12 @@ def load_msa_features(
             f"a .csd file holds one modality: pass features={{'acoustic': ..., 'visual': ...}}, got {str(path)!r}"
         )
     data, layout, name = load_feature_pickle(
-        path, feature_format, MSA_FEATURE_FORMATS, detect_msa_pickle_format, report, feature_set,
+        path,
+        feature_format,
+        MSA_FEATURE_FORMATS,
+        detect_msa_pickle_format,
+        report,
+        feature_set,
         layouts={"unimse": "mult"},
     )
     return read_msa_pickle(data, layout, str(path), name, report)

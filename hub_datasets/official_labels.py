@@ -73,8 +73,13 @@ def official_label_files(corpus: str, source: str | Path) -> list[Path]:
 def _iemocap_word(code: str, corpus: str, split: str, report: BuildReport) -> str | None:
     word = IEMOCAP_ABBREVIATIONS.get(code.strip())
     if word is None:
-        report.add("note", STEP, corpus, split,
-                   f"v4 iemocap_label {code!r} is outside the 6 evaluated classes; iemocap_emotion left missing")
+        report.add(
+            "note",
+            STEP,
+            corpus,
+            split,
+            f"v4 iemocap_label {code!r} is outside the 6 evaluated classes; iemocap_emotion left missing",
+        )
     return word
 
 
@@ -109,8 +114,9 @@ def read_official_labels(corpus: str, source: str | Path, report: BuildReport) -
             required = MELD_V4_COLUMNS if corpus == "meld" else MSA_V4_COLUMNS
             missing = [c for c in required if c not in (reader.fieldnames or [])]
             if missing:
-                raise ValueError(f"{path} must have the v4 columns {required}, missing {missing} "
-                                 f"(found {reader.fieldnames})")
+                raise ValueError(
+                    f"{path} must have the v4 columns {required}, missing {missing} (found {reader.fieldnames})"
+                )
             for rec in reader:
                 if corpus == "meld":
                     split = meld_split
@@ -118,13 +124,21 @@ def read_official_labels(corpus: str, source: str | Path, report: BuildReport) -
                         report.add("note", STEP, corpus, split, "v4 padding row (Dialogue_ID = -1) skipped")
                         continue
                     row_id = meld_id(split, int(rec["Dialogue_ID"]), int(rec["Utterance_ID"]))
-                    label = OfficialLabel(split, _score(rec["score_label"], corpus, split, report), None,
-                                          _iemocap_word(rec["iemocap_label"], corpus, split, report))
+                    label = OfficialLabel(
+                        split,
+                        _score(rec["score_label"], corpus, split, report),
+                        None,
+                        _iemocap_word(rec["iemocap_label"], corpus, split, report),
+                    )
                 else:
                     split = SPLIT_ALIASES.get(rec["mode"], rec["mode"])
                     row_id = mmsa_id(rec["video_id"], rec["clip_id"])
-                    label = OfficialLabel(split, None, _meld_word(rec["meld_label"], corpus, split, report),
-                                          _iemocap_word(rec["iemocap_label"], corpus, split, report))
+                    label = OfficialLabel(
+                        split,
+                        None,
+                        _meld_word(rec["meld_label"], corpus, split, report),
+                        _iemocap_word(rec["iemocap_label"], corpus, split, report),
+                    )
                 if row_id in labels:
                     raise ValueError(f"{path}: row id {row_id!r} appears twice")
                 labels[row_id] = label

@@ -42,8 +42,33 @@ class LookupEmbedder:
         return {t for call in self.calls for t in call}
 
 
-TINY_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "c", "i", "love", "hate", "it", "this",
-              "so", "sad", "happy", "ok", "no", "yes", "well", "the", "movie", "was", "great", "bad"]
+TINY_VOCAB = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "a",
+    "b",
+    "c",
+    "i",
+    "love",
+    "hate",
+    "it",
+    "this",
+    "so",
+    "sad",
+    "happy",
+    "ok",
+    "no",
+    "yes",
+    "well",
+    "the",
+    "movie",
+    "was",
+    "great",
+    "bad",
+]
 
 
 def save_tiny_encoder(path, *, sentence_transformers_layout: bool = False):
@@ -59,17 +84,30 @@ def save_tiny_encoder(path, *, sentence_transformers_layout: bool = False):
 
     torch.manual_seed(0)
     BertTokenizer(vocab={w: i for i, w in enumerate(TINY_VOCAB)}).save_pretrained(path)
-    config = BertConfig(vocab_size=len(TINY_VOCAB), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=64)
+    config = BertConfig(
+        vocab_size=len(TINY_VOCAB),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+    )
     BertModel(config).save_pretrained(path)
     if sentence_transformers_layout:
         (path / "1_Pooling").mkdir()
-        (path / "1_Pooling" / "config.json").write_text(json.dumps(
-            {"word_embedding_dimension": 16, "pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True}))
-        (path / "modules.json").write_text(json.dumps([
-            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        ]))
+        (path / "1_Pooling" / "config.json").write_text(
+            json.dumps(
+                {"word_embedding_dimension": 16, "pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True}
+            )
+        )
+        (path / "modules.json").write_text(
+            json.dumps(
+                [
+                    {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+                    {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+                ]
+            )
+        )
     return path
 
 

@@ -12,14 +12,24 @@ from unimse_hf.cli import main
 
 MELD_HEADER = "Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,Episode,StartTime,EndTime\n"
 MELD_ROWS = {
-    "train": [("i love this movie", "joy", "positive"), ("so sad", "sadness", "negative"), ("ok", "neutral", "neutral"),
-              ("i hate it", "anger", "negative")],
+    "train": [
+        ("i love this movie", "joy", "positive"),
+        ("so sad", "sadness", "negative"),
+        ("ok", "neutral", "neutral"),
+        ("i hate it", "anger", "negative"),
+    ],
     "dev": [("yes", "surprise", "positive"), ("no", "neutral", "neutral")],
     "test": [("well", "neutral", "neutral"), ("the movie was bad", "disgust", "negative")],
 }
 MMSA_HEADER = "video_id,clip_id,text,label,annotation,mode,label_by\n"
-MMSA_ROWS = [("I LOVE IT", 2.0, "train"), ("SO SAD", -1.4, "train"), ("OK", 0.0, "train"), ("GREAT", 1.2, "valid"),
-             ("BAD", -2.0, "test"), ("THE MOVIE", 0.4, "test")]
+MMSA_ROWS = [
+    ("I LOVE IT", 2.0, "train"),
+    ("SO SAD", -1.4, "train"),
+    ("OK", 0.0, "train"),
+    ("GREAT", 1.2, "valid"),
+    ("BAD", -2.0, "test"),
+    ("THE MOVIE", 0.4, "test"),
+]
 
 
 @pytest.fixture
@@ -27,8 +37,10 @@ def source(tmp_path):
     root = tmp_path / "data"
     (root / "meld").mkdir(parents=True)
     for split, rows in MELD_ROWS.items():
-        lines = [f"{i + 1},{text},Ross,{emo},{sent},0,{i},1,1,\"00:00:01,000\",\"00:00:02,000\"\n"
-                 for i, (text, emo, sent) in enumerate(rows)]
+        lines = [
+            f'{i + 1},{text},Ross,{emo},{sent},0,{i},1,1,"00:00:01,000","00:00:02,000"\n'
+            for i, (text, emo, sent) in enumerate(rows)
+        ]
         (root / "meld" / f"{split}_sent_emo.csv").write_text(MELD_HEADER + "".join(lines))
     for corpus in ("mosi", "mosei"):
         (root / corpus).mkdir()
@@ -59,9 +71,25 @@ def test_mixture_with_a_tiny_encoder_and_mocked_push(source, tmp_path, capsys):
     api.upload_folder.return_value = SimpleNamespace(commit_url="https://hub/c/1")
     out = tmp_path / "hub"
     with patch("hub_datasets.publish.HfApi", return_value=api):
-        code = main(["build-dataset", "moseld", "--source", str(source), "--out", str(out), "--no-progress",
-                     "--pseudo-labels", str(encoder), "--pooling", "mean", "--seed", "1",
-                     "--push-to-hub", "me/unified"])
+        code = main(
+            [
+                "build-dataset",
+                "moseld",
+                "--source",
+                str(source),
+                "--out",
+                str(out),
+                "--no-progress",
+                "--pseudo-labels",
+                str(encoder),
+                "--pooling",
+                "mean",
+                "--seed",
+                "1",
+                "--push-to-hub",
+                "me/unified",
+            ]
+        )
     assert code == 0 and "pushed to me/unified" in capsys.readouterr().out
     api.create_repo.assert_called_once_with("me/unified", repo_type="dataset", private=True, exist_ok=True)
     ds = _load(out, "moseld", tmp_path)
@@ -85,13 +113,35 @@ def test_official_mixture_and_argument_errors(source, tmp_path):
     with pytest.raises(SystemExit, match="no 'iemocap' sub-folder"):
         main(["build-dataset", "moseldmp", "--source", str(source), "--out", str(out), "--pseudo-labels", "x"])
     with pytest.raises(SystemExit, match="only serve as pseudo-label donors"):
-        main(["build-dataset", "mosi", "--source", str(source / "mosi"), "--source", f"meld={source / 'meld'}",
-              "--out", str(out), "--no-progress"])
+        main(
+            [
+                "build-dataset",
+                "mosi",
+                "--source",
+                str(source / "mosi"),
+                "--source",
+                f"meld={source / 'meld'}",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
     with pytest.raises(SystemExit, match=r"covers \('mosi', 'mosei', 'meld'\) only"):
         main(["build-dataset", "iemocap", "--source", str(source), "--out", str(out), "--pseudo-labels", "official"])
     with pytest.raises(SystemExit, match="official v4 labels of mosi"):
-        main(["build-dataset", "mosi", "--source", str(source / "mosi"), "--out", str(out), "--no-progress",
-              "--pseudo-labels", "official"])
+        main(
+            [
+                "build-dataset",
+                "mosi",
+                "--source",
+                str(source / "mosi"),
+                "--out",
+                str(out),
+                "--no-progress",
+                "--pseudo-labels",
+                "official",
+            ]
+        )
 
 
 def _mmsa_features(path, corpus, audio_dim, vision_dim):
@@ -104,10 +154,14 @@ def _mmsa_features(path, corpus, audio_dim, vision_dim):
     data = {}
     for split, mode in (("train", "train"), ("valid", "valid"), ("test", "test")):
         ids = [f"{corpus}vid$_${i}" for i, (_, _, m) in enumerate(MMSA_ROWS) if m == mode and i != 1]
-        data[split] = {"id": np.array(ids), "raw_text": np.array(["x"] * len(ids)),
-                       "audio": rng.normal(size=(len(ids), 4, audio_dim)).astype(np.float32),
-                       "vision": rng.normal(size=(len(ids), 4, vision_dim)).astype(np.float32),
-                       "audio_lengths": [3] * len(ids), "vision_lengths": [2] * len(ids)}
+        data[split] = {
+            "id": np.array(ids),
+            "raw_text": np.array(["x"] * len(ids)),
+            "audio": rng.normal(size=(len(ids), 4, audio_dim)).astype(np.float32),
+            "vision": rng.normal(size=(len(ids), 4, vision_dim)).astype(np.float32),
+            "audio_lengths": [3] * len(ids),
+            "vision_lengths": [2] * len(ids),
+        }
     path.write_bytes(pickle.dumps(data, protocol=4))
     return path
 
@@ -117,15 +171,29 @@ def test_mixture_features_are_padded_and_filled(source, tmp_path):
 
     encoder = save_tiny_encoder(tmp_path / "encoder")
     out = tmp_path / "hub"
-    code = main(["build-dataset", "moseld", "--source", str(source), "--out", str(out), "--no-progress",
-                 "--pseudo-labels", str(encoder), "--feature-format", "mmsa",
-                 "--features", f"mosi={_mmsa_features(tmp_path / 'mosi.pkl', 'mosi', 3, 2)}",
-                 "--features", f"mosei={_mmsa_features(tmp_path / 'mosei.pkl', 'mosei', 5, 2)}"])
+    code = main(
+        [
+            "build-dataset",
+            "moseld",
+            "--source",
+            str(source),
+            "--out",
+            str(out),
+            "--no-progress",
+            "--pseudo-labels",
+            str(encoder),
+            "--feature-format",
+            "mmsa",
+            "--features",
+            f"mosi={_mmsa_features(tmp_path / 'mosi.pkl', 'mosi', 3, 2)}",
+            "--features",
+            f"mosei={_mmsa_features(tmp_path / 'mosei.pkl', 'mosei', 5, 2)}",
+        ]
+    )
     assert code == 0
     ds = _load(out, "moseld", tmp_path)
     assert ds["train"].features["acoustic"].shape == (None, 5) and ds["train"].features["visual"].shape == (None, 2)
-    shapes = {(r["corpus"], r["id"]): np.asarray(r["acoustic"]).shape
-              for r in ds["train"].with_format("numpy")}
+    shapes = {(r["corpus"], r["id"]): np.asarray(r["acoustic"]).shape for r in ds["train"].with_format("numpy")}
     assert shapes[("mosi", "mosivid$_$0")] == (3, 5) and shapes[("mosei", "moseivid$_$0")] == (3, 5)
     assert shapes[("mosi", "mosivid$_$1")] == (0, 5)  # id without features: zero frames (reader)
     assert all(shape == (0, 5) for (corpus, _), shape in shapes.items() if corpus == "meld")
@@ -137,8 +205,12 @@ def test_mixture_features_are_padded_and_filled(source, tmp_path):
 
 
 IEMOCAP = {
-    (1, "Ses01F_impro01"): [("F000", "hap", "i love it"), ("M000", "fru", "this is bad"), ("F001", "neu", "ok"),
-                            ("M001", "sur", "wow")],
+    (1, "Ses01F_impro01"): [
+        ("F000", "hap", "i love it"),
+        ("M000", "fru", "this is bad"),
+        ("F001", "neu", "ok"),
+        ("M001", "sur", "wow"),
+    ],
     (5, "Ses05F_impro01"): [("F000", "ang", "no"), ("M000", "exc", "yes great")],
 }
 
@@ -151,8 +223,17 @@ def test_moseldmp_with_iemocap_and_the_public_push_refusal(source, tmp_path, cap
     api = MagicMock()
     api.repo_info.return_value = SimpleNamespace(private=False, gated=False)
     out = tmp_path / "hub"
-    args = ["build-dataset", "moseldmp", "--source", str(source), "--out", str(out), "--no-progress",
-            "--pseudo-labels", str(encoder)]
+    args = [
+        "build-dataset",
+        "moseldmp",
+        "--source",
+        str(source),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--pseudo-labels",
+        str(encoder),
+    ]
     with patch("hub_datasets.publish.HfApi", return_value=api), pytest.raises(SystemExit, match="refusing"):
         main([*args, "--push-to-hub", "me/public", "--public"])
     api.upload_folder.assert_not_called()

@@ -50,13 +50,27 @@ def official_utterance_vector(state, prefix, frames, lengths):
     return linear(h_n[-1], state[f"{prefix}.linear_1.weight"], state[f"{prefix}.linear_1.bias"])
 
 
-def official_logits(state, input_ids, attention_mask, decoder_input_ids, visual, visual_lengths, acoustic,
-                    acoustic_lengths):
-    t5_state = {k[len(OFFICIAL_T5_PREFIX):]: v for k, v in state.items()
-                if k.startswith(OFFICIAL_T5_PREFIX) and "adapter" not in k}
-    t5 = T5ForConditionalGeneration(T5Config(
-        vocab_size=32128, d_model=512, d_kv=64, d_ff=2048, num_layers=6, num_heads=8, feed_forward_proj="relu",
-        dropout_rate=0.0, decoder_start_token_id=0)).eval()
+def official_logits(
+    state, input_ids, attention_mask, decoder_input_ids, visual, visual_lengths, acoustic, acoustic_lengths
+):
+    t5_state = {
+        k[len(OFFICIAL_T5_PREFIX) :]: v
+        for k, v in state.items()
+        if k.startswith(OFFICIAL_T5_PREFIX) and "adapter" not in k
+    }
+    t5 = T5ForConditionalGeneration(
+        T5Config(
+            vocab_size=32128,
+            d_model=512,
+            d_kv=64,
+            d_ff=2048,
+            num_layers=6,
+            num_heads=8,
+            feed_forward_proj="relu",
+            dropout_rate=0.0,
+            decoder_start_token_id=0,
+        )
+    ).eval()
     missing, unexpected = t5.load_state_dict(t5_state, strict=False)
     assert not unexpected and not missing
     v = official_utterance_vector(state, "visual_enc", visual, visual_lengths)
@@ -66,11 +80,15 @@ def official_logits(state, input_ids, attention_mask, decoder_input_ids, visual,
         def hook(module, args, output):
             h = output[0]
             fused = torch.cat([h, v[:, None].expand(-1, h.shape[1], -1), a[:, None].expand(-1, h.shape[1], -1)], -1)
-            down = torch.sigmoid(linear(fused, state[f"{prefix}.adapter_down_project.weight"],
-                                        state[f"{prefix}.adapter_down_project.bias"]))
+            down = torch.sigmoid(
+                linear(
+                    fused, state[f"{prefix}.adapter_down_project.weight"], state[f"{prefix}.adapter_down_project.bias"]
+                )
+            )
             up = linear(down, state[f"{prefix}.adapter_up_project.weight"], state[f"{prefix}.adapter_up_project.bias"])
             out = linear(up + fused, state[f"{prefix}.adapter_linear.weight"], state[f"{prefix}.adapter_linear.bias"])
             return (out, *output[1:])
+
         return hook
 
     for stack, sublayer in (("encoder", 2), ("decoder", 3)):
@@ -91,27 +109,43 @@ def batch():
     attention_mask = torch.ones(3, 9, dtype=torch.long)
     attention_mask[1, 6:] = 0
     return dict(
-        input_ids=torch.randint(2, 32100, (3, 9), generator=g), attention_mask=attention_mask,
+        input_ids=torch.randint(2, 32100, (3, 9), generator=g),
+        attention_mask=attention_mask,
         decoder_input_ids=torch.randint(2, 32100, (3, 5), generator=g),
-        visual=visual * visual_mask[..., None], visual_mask=visual_mask, visual_lengths=lengths_v,
-        acoustic=acoustic * acoustic_mask[..., None], acoustic_mask=acoustic_mask, acoustic_lengths=lengths_a,
+        visual=visual * visual_mask[..., None],
+        visual_mask=visual_mask,
+        visual_lengths=lengths_v,
+        acoustic=acoustic * acoustic_mask[..., None],
+        acoustic_mask=acoustic_mask,
+        acoustic_lengths=lengths_a,
     )
 
 
 def our_logits(model, batch):
     with torch.no_grad():
         return model(
-            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-            decoder_input_ids=batch["decoder_input_ids"], acoustic_features=batch["acoustic"],
-            acoustic_mask=batch["acoustic_mask"], visual_features=batch["visual"], visual_mask=batch["visual_mask"],
+            input_ids=batch["input_ids"],
+            attention_mask=batch["attention_mask"],
+            decoder_input_ids=batch["decoder_input_ids"],
+            acoustic_features=batch["acoustic"],
+            acoustic_mask=batch["acoustic_mask"],
+            visual_features=batch["visual"],
+            visual_mask=batch["visual_mask"],
         ).logits
 
 
 @pytest.fixture(scope="module")
 def reference_logits(official_state_dict, batch):
-    return official_logits(official_state_dict, batch["input_ids"], batch["attention_mask"],
-                           batch["decoder_input_ids"], batch["visual"], batch["visual_lengths"], batch["acoustic"],
-                           batch["acoustic_lengths"])
+    return official_logits(
+        official_state_dict,
+        batch["input_ids"],
+        batch["attention_mask"],
+        batch["decoder_input_ids"],
+        batch["visual"],
+        batch["visual_lengths"],
+        batch["acoustic"],
+        batch["acoustic_lengths"],
+    )
 
 
 def test_converted_config_is_read_off_the_shapes(official_state_dict):
@@ -140,9 +174,16 @@ def test_converted_weights_reproduce_the_official_logits(official_state_dict, ba
 def test_the_reference_depends_on_the_modalities(official_state_dict, batch, reference_logits):
     """Guards the test above: the fused vectors change the official logits, so a mapping that mixed up visual
     and acoustic (or dropped them) would fail it."""
-    swapped = official_logits(official_state_dict, batch["input_ids"], batch["attention_mask"],
-                              batch["decoder_input_ids"], batch["acoustic"][:, :4], batch["visual_lengths"],
-                              batch["visual"], torch.tensor([4, 4, 1]))
+    swapped = official_logits(
+        official_state_dict,
+        batch["input_ids"],
+        batch["attention_mask"],
+        batch["decoder_input_ids"],
+        batch["acoustic"][:, :4],
+        batch["visual_lengths"],
+        batch["visual"],
+        torch.tensor([4, 4, 1]),
+    )
     difference = (swapped - reference_logits).abs().max() / reference_logits.abs().max()
     assert difference > 1e-2
 

@@ -219,18 +219,36 @@ def test_seq2seq_trainer_evaluate_end_to_end(tmp_path, processor):
 
 def _train_one_step(processor, rows, batch_size, accumulation, tmp_path):
     torch.manual_seed(0)
-    model = UniMSEForConditionalGeneration(tiny_unimse_config(
-        vocab_size=len(processor.tokenizer), acoustic_dim=ACOUSTIC_DIM, visual_dim=VISUAL_DIM, fusion_init="random"))
-    args = Seq2SeqTrainingArguments(
-        str(tmp_path / f"bs{batch_size}"), per_device_train_batch_size=batch_size,
-        gradient_accumulation_steps=accumulation, max_steps=1, learning_rate=1e-2, lr_scheduler_type="constant",
-        optim="sgd", max_grad_norm=0.0, remove_unused_columns=False, report_to=[], save_strategy="no",
-        use_cpu=True, seed=0, data_seed=0,
+    model = UniMSEForConditionalGeneration(
+        tiny_unimse_config(
+            vocab_size=len(processor.tokenizer), acoustic_dim=ACOUSTIC_DIM, visual_dim=VISUAL_DIM, fusion_init="random"
+        )
     )
-    trainer = Seq2SeqTrainer(model=model, args=args, data_collator=UniMSEDataCollator(processor),
-                             train_dataset=datasets.Dataset.from_list(rows))
+    args = Seq2SeqTrainingArguments(
+        str(tmp_path / f"bs{batch_size}"),
+        per_device_train_batch_size=batch_size,
+        gradient_accumulation_steps=accumulation,
+        max_steps=1,
+        learning_rate=1e-2,
+        lr_scheduler_type="constant",
+        optim="sgd",
+        max_grad_norm=0.0,
+        remove_unused_columns=False,
+        report_to=[],
+        save_strategy="no",
+        use_cpu=True,
+        seed=0,
+        data_seed=0,
+    )
+    trainer = Seq2SeqTrainer(
+        model=model,
+        args=args,
+        data_collator=UniMSEDataCollator(processor),
+        train_dataset=datasets.Dataset.from_list(rows),
+    )
     trainer.get_train_dataloader = lambda: torch.utils.data.DataLoader(  # keep the row order: compare exactly
-        trainer.train_dataset, batch_size=batch_size, collate_fn=trainer.data_collator)
+        trainer.train_dataset, batch_size=batch_size, collate_fn=trainer.data_collator
+    )
     trainer.train()
     return model
 
@@ -242,12 +260,19 @@ def test_trainer_gradient_accumulation_matches_one_large_batch(processor, tmp_pa
     rows[0]["universal_label"] = "positive,0.6666666865348816,joy,excited"  # 17 target tokens
     rows[2]["universal_label"] = "neutral,0.0,neutral,neutral"  # 10 target tokens
     torch.manual_seed(0)
-    initial = UniMSEForConditionalGeneration(tiny_unimse_config(
-        vocab_size=len(processor.tokenizer), acoustic_dim=ACOUSTIC_DIM, visual_dim=VISUAL_DIM, fusion_init="random"))
+    initial = UniMSEForConditionalGeneration(
+        tiny_unimse_config(
+            vocab_size=len(processor.tokenizer), acoustic_dim=ACOUSTIC_DIM, visual_dim=VISUAL_DIM, fusion_init="random"
+        )
+    )
     one_batch = _train_one_step(processor, rows, 4, 1, tmp_path)
     accumulated = _train_one_step(processor, rows, 2, 2, tmp_path)
-    updates = [(name, a - p0, b - p0) for (name, p0), a, b in
-               zip(initial.named_parameters(), one_batch.parameters(), accumulated.parameters(), strict=True)]
+    updates = [
+        (name, a - p0, b - p0)
+        for (name, p0), a, b in zip(
+            initial.named_parameters(), one_batch.parameters(), accumulated.parameters(), strict=True
+        )
+    ]
     assert sum(float(u.abs().sum()) for _, u, _ in updates) > 0
     for name, update_one_batch, update_accumulated in updates:
         torch.testing.assert_close(update_accumulated, update_one_batch, rtol=1e-3, atol=1e-7, msg=name)

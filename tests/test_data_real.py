@@ -44,12 +44,20 @@ def test_real_corpus_counts_ids_and_round_trip(built, corpus, tmp_path):
 
 
 def test_real_official_moseld_drops_the_known_rows(tmp_path):
-    result = build_dataset("moseld", {c: SHARED_DATA / c for c in ("mosi", "mosei", "meld")}, tmp_path,
-                           pseudo_labels="official", show_progress=False)
+    result = build_dataset(
+        "moseld",
+        {c: SHARED_DATA / c for c in ("mosi", "mosei", "meld")},
+        tmp_path,
+        pseudo_labels="official",
+        show_progress=False,
+    )
     report: BuildReport = result.report
     # docs/datasets.md: 17 MOSI, 178 MOSEI and 257 MELD training rows carry a v4 IEMOCAP label outside the 6 classes
     assert {c: report.total("dropped", step="mixture", corpus=c) for c in ("mosi", "mosei", "meld")} == {
-        "mosi": 17, "mosei": 178, "meld": 257}
+        "mosi": 17,
+        "mosei": 178,
+        "meld": 257,
+    }
     assert report.total(reason="v4 padding row (Dialogue_ID = -1) skipped") == 3
     assert report.total(reason="no v4 row matches this row id") == 0
     assert len(result.dataset["train"]) == 1_284 + 16_326 + 9_989 - 452

@@ -30,8 +30,11 @@ def test_pooling_modes_match_the_model_outputs(encoder_dir):
     model, tokenizer = AutoModel.from_pretrained(encoder_dir).eval(), AutoTokenizer.from_pretrained(encoder_dir)
     with torch.no_grad():
         out = model(**tokenizer(["so sad"], return_tensors="pt"))
-    expected = {"pooler": out.pooler_output[0], "cls": out.last_hidden_state[0, 0],
-                "mean": out.last_hidden_state[0].mean(0)}
+    expected = {
+        "pooler": out.pooler_output[0],
+        "cls": out.last_hidden_state[0, 0],
+        "mean": out.last_hidden_state[0].mean(0),
+    }
     for pooling, vector in expected.items():
         got = TextEmbedder(encoder_dir, pooling=pooling, show_progress=False)(["so sad"])[0]
         np.testing.assert_allclose(got, (vector / vector.norm()).numpy(), atol=1e-5)

@@ -33,16 +33,22 @@ def _dataset(corpus="meld", with_features=True):
 
 
 def _info(corpora, report=None):
-    return {"corpora": corpora, "pseudo_labels": {"method": "none"},
-            "sources": {corpora[0]: {"train.csv": "ab" * 32}},
-            "report": (report or BuildReport()).to_records()}
+    return {
+        "corpora": corpora,
+        "pseudo_labels": {"method": "none"},
+        "sources": {corpora[0]: {"train.csv": "ab" * 32}},
+        "report": (report or BuildReport()).to_records(),
+    }
 
 
 def test_round_trip_is_exact_including_none_and_array2d(tmp_path):
     built = _dataset()
     write_config(tmp_path / "hub", "meld", built, _info(["meld"]), max_rows_per_shard=2)
     assert sorted(p.name for p in (tmp_path / "hub" / "meld").iterdir())[:3] == [
-        "test-00000-of-00002.parquet", "test-00001-of-00002.parquet", "train-00000-of-00003.parquet"]
+        "test-00000-of-00002.parquet",
+        "test-00001-of-00002.parquet",
+        "train-00000-of-00003.parquet",
+    ]
     loaded = load_dataset(str(tmp_path / "hub"), "meld", cache_dir=str(tmp_path / "cache"))
     assert list(loaded) == ["train", "validation", "test"]
     for split in built:
@@ -67,10 +73,15 @@ def test_card_yaml_configs_licences_and_report(tmp_path):
     card = DatasetCard.load(folder / "README.md")
     data = card.data.to_dict()
     assert data["configs"] == [
-        {"config_name": "meld", "default": True, "data_files": [
-            {"split": s, "path": f"meld/{s}-*"} for s in ("train", "validation", "test")]},
-        {"config_name": "mosi", "data_files": [
-            {"split": s, "path": f"mosi/{s}-*"} for s in ("train", "validation", "test")]},
+        {
+            "config_name": "meld",
+            "default": True,
+            "data_files": [{"split": s, "path": f"meld/{s}-*"} for s in ("train", "validation", "test")],
+        },
+        {
+            "config_name": "mosi",
+            "data_files": [{"split": s, "path": f"mosi/{s}-*"} for s in ("train", "validation", "test")],
+        },
     ]
     assert data["license"] == ["gpl-3.0", "other"]
     assert "| dropped | read | mosi | train | score is not a finite number | 2 |" in card.text

@@ -101,8 +101,9 @@ def test_imported_names_resolves_relative_and_function_level_imports():
     assert "hub_datasets.readers.READERS" in names and "unimse_hf.data.schema.CORPORA" in names
     cli = [name for _, name in imported_names(LIBRARY / "cli.py")]
     assert "hub_datasets.build.build_dataset" in cli and "unimse_hf.data.mixtures.CONFIGS" in cli
-    assert not any(_under(name, "hub_datasets") for _, name in imported_names(LIBRARY / "cli.py",
-                                                                              module_level_only=True))
+    assert not any(
+        _under(name, "hub_datasets") for _, name in imported_names(LIBRARY / "cli.py", module_level_only=True)
+    )
     embeddings = [name for _, name in imported_names(LIBRARY / "data" / "embeddings.py", module_level_only=True)]
     assert "torch" not in embeddings  # imported under TYPE_CHECKING and inside functions only
 
@@ -110,8 +111,10 @@ def test_imported_names_resolves_relative_and_function_level_imports():
 def test_unimse_hf_never_imports_hub_datasets_except_its_command_line():
     offenders = [
         f"{path.relative_to(ROOT)}:{line} imports {name}"
-        for path in sorted(LIBRARY.rglob("*.py")) if path != LIBRARY / "cli.py"
-        for line, name in imported_names(path) if _under(name, "hub_datasets")
+        for path in sorted(LIBRARY.rglob("*.py"))
+        if path != LIBRARY / "cli.py"
+        for line, name in imported_names(path)
+        if _under(name, "hub_datasets")
     ]
     assert offenders == []
     cli_module_level = [name for _, name in imported_names(LIBRARY / "cli.py", module_level_only=True)]

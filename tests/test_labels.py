@@ -29,9 +29,7 @@ def test_label_sets():
     assert IEMOCAP_ABBREVIATIONS["hap"] == "joy" and IEMOCAP_ABBREVIATIONS["fru"] == "frustrated"
 
 
-@pytest.mark.parametrize(
-    ("score", "polarity"), [(-0.2, "negative"), (0.0, "neutral"), (1.4, "positive")]
-)
+@pytest.mark.parametrize(("score", "polarity"), [(-0.2, "negative"), (0.0, "neutral"), (1.4, "positive")])
 def test_polarity_from_score(score, polarity):
     assert polarity_from_score(score) == polarity
 

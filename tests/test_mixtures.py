@@ -9,8 +9,11 @@ from unimse_hf.data.universal_labels import write_universal_labels
 
 
 def _corpus(corpus, n_train, **gold):
-    rows = [make_row(corpus, split, f"{corpus}-{split}-{i}", "positive", **gold)
-            for split, n in (("train", n_train), ("validation", 2), ("test", 3)) for i in range(n)]
+    rows = [
+        make_row(corpus, split, f"{corpus}-{split}-{i}", "positive", **gold)
+        for split, n in (("train", n_train), ("validation", 2), ("test", 3))
+        for i in range(n)
+    ]
     return make_corpora(rows)[corpus]
 
 
@@ -20,31 +23,45 @@ def _labelled(corpus, n_train, drop_label_of=0):
     out = {}
     for split, ds in splits.items():
         values = ["excited" if split != "train" or i >= drop_label_of else None for i in range(len(ds))]
-        ds = ds.remove_columns("iemocap_emotion").add_column("iemocap_emotion", values,
-                                                             feature=ds.features["iemocap_emotion"])
+        ds = ds.remove_columns("iemocap_emotion").add_column(
+            "iemocap_emotion", values, feature=ds.features["iemocap_emotion"]
+        )
         out[split] = write_universal_labels(ds.select_columns(splits[split].column_names))
     return out
 
 
 @pytest.fixture
 def corpora():
-    return {"mosi": _labelled("mosi", 4, drop_label_of=1), "mosei": _labelled("mosei", 6),
-            "meld": _labelled("meld", 5, drop_label_of=2)}
+    return {
+        "mosi": _labelled("mosi", 4, drop_label_of=1),
+        "mosei": _labelled("mosei", 6),
+        "meld": _labelled("meld", 5, drop_label_of=2),
+    }
 
 
 def test_mixture_counts_and_splits(corpora):
     report = BuildReport()
     mix = build_mixture("moseld", corpora, seed=0, report=report)
-    assert list(mix) == ["train", "validation_mosi", "validation_mosei", "validation_meld",
-                         "test_mosi", "test_mosei", "test_meld"]
+    assert list(mix) == [
+        "train",
+        "validation_mosi",
+        "validation_mosei",
+        "validation_meld",
+        "test_mosi",
+        "test_mosei",
+        "test_meld",
+    ]
     assert len(mix["train"]) == (4 - 1) + 6 + (5 - 2)
     assert report.total("dropped", step="mixture", corpus="mosi") == 1
     assert report.total("dropped", step="mixture", corpus="meld") == 2
     assert all(label is not None for label in mix["train"]["universal_label"])
     assert set(mix["validation_meld"]["corpus"]) == {"meld"} and len(mix["test_mosei"]) == 3
     assert sorted(mix["train"]["id"]) == sorted(
-        i for c in corpora for i, label in zip(corpora[c]["train"]["id"], corpora[c]["train"]["universal_label"],
-                                               strict=True) if label is not None)
+        i
+        for c in corpora
+        for i, label in zip(corpora[c]["train"]["id"], corpora[c]["train"]["universal_label"], strict=True)
+        if label is not None
+    )
 
 
 def test_mixture_shuffle_is_seeded(corpora):
@@ -63,8 +80,10 @@ def test_mixture_errors(corpora):
 
 
 def test_filter_evaluated_labels_counts_drops():
-    rows = [make_row("iemocap", "train", f"t{i}", "negative", iemocap_emotion=e)
-            for i, e in enumerate(["anger", "surprise", "fear", "sadness"])]
+    rows = [
+        make_row("iemocap", "train", f"t{i}", "negative", iemocap_emotion=e)
+        for i, e in enumerate(["anger", "surprise", "fear", "sadness"])
+    ]
     rows.append(make_row("iemocap", "test", "t9", "negative", iemocap_emotion="other"))
     report = BuildReport()
     out = filter_evaluated_labels("iemocap", make_corpora(rows)["iemocap"], report)

@@ -20,7 +20,7 @@ def make_inputs(config, batch=3, length=7, frames=(5, 3, 4), seed=0):
     g = torch.Generator().manual_seed(seed)
     input_ids = torch.randint(2, config.vocab_size, (batch, length), generator=g)
     attention_mask = torch.ones(batch, length, dtype=torch.long)
-    attention_mask[-1, length - 2:] = 0
+    attention_mask[-1, length - 2 :] = 0
     inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
     for name, dim in (("acoustic", config.acoustic_dim), ("visual", config.visual_dim)):
         t_max = max(frames)
@@ -113,12 +113,22 @@ def saved_t5(tmp_path):
 def test_identity_warm_start_reproduces_t5(saved_t5, fusion_in_decoder):
     t5, path = saved_t5
     model, info = UniMSEForConditionalGeneration.from_pretrained(
-        path, acoustic_dim=6, visual_dim=5, modality_hidden_size=8, fusion_in_decoder=fusion_in_decoder,
+        path,
+        acoustic_dim=6,
+        visual_dim=5,
+        modality_hidden_size=8,
+        fusion_in_decoder=fusion_in_decoder,
         output_loading_info=True,
     )
     model.eval()
-    new = {"fusion", "acoustic_encoder", "visual_encoder", "text_projection", "acoustic_projection",
-           "visual_projection"}
+    new = {
+        "fusion",
+        "acoustic_encoder",
+        "visual_encoder",
+        "text_projection",
+        "acoustic_projection",
+        "visual_projection",
+    }
     assert info["missing_keys"] and all(any(part in key for part in new) for key in info["missing_keys"])
     assert not info["unexpected_keys"] and not info["mismatched_keys"]
     t5_state = t5.state_dict()
@@ -142,8 +152,9 @@ def test_random_fusion_init_uses_the_modalities():
     inputs = make_inputs(model.config)
     with torch.no_grad():
         with_av = model(**inputs, labels=labels_for(model.config)).logits
-        text_only = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
-                          labels=labels_for(model.config)).logits
+        text_only = model(
+            input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], labels=labels_for(model.config)
+        ).logits
     assert not torch.allclose(with_av, text_only, atol=1e-4)
 
 
@@ -171,8 +182,9 @@ def test_missing_modality_for_some_samples_equals_running_them_without_it():
     labels = labels_for(model.config)
     with torch.no_grad():
         batch_out = model(**inputs, labels=labels)
-        alone = model(input_ids=inputs["input_ids"][1:2], attention_mask=inputs["attention_mask"][1:2],
-                      labels=labels[1:2])
+        alone = model(
+            input_ids=inputs["input_ids"][1:2], attention_mask=inputs["attention_mask"][1:2], labels=labels[1:2]
+        )
     torch.testing.assert_close(batch_out.logits[1:2], alone.logits, rtol=1e-5, atol=1e-6)
     assert batch_out.acoustic_present.tolist() == [True, False, True]
     assert batch_out.visual_present.tolist() == [True, False, True]
@@ -202,20 +214,34 @@ def test_mask_may_be_omitted_when_every_frame_is_valid():
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda x: x.update(acoustic_features=torch.zeros(3, 5, 4)),
-         "acoustic_features has 4 features per frame, config.acoustic_dim is 6"),
-        (lambda x: x.update(visual_features=x["visual_features"][:2], visual_mask=x["visual_mask"][:2]),
-         "visual_features has batch size 2, the text inputs have batch size 3"),
-        (lambda x: x["acoustic_features"].__setitem__((0, 0, 0), float("nan")),
-         "acoustic_features contains 1 non-finite values"),
-        (lambda x: x["visual_features"].__setitem__((1, 1, 1), float("-inf")),
-         "visual_features contains 1 non-finite values"),
-        (lambda x: x.update(acoustic_mask=x["acoustic_mask"][:, :3]),
-         r"acoustic_mask must have shape \(3, 5\) \(batch, frames\) to match acoustic_features, got \(3, 3\)"),
-        (lambda x: x.update(visual_mask=x["visual_mask"].flip(1)),
-         "visual_mask must hold 1 for the valid frames followed by 0 for padding"),
-        (lambda x: x.update(acoustic_features=torch.zeros(3, 6)),
-         r"acoustic_features must have shape \(batch, frames, 6\), got \(3, 6\)"),
+        (
+            lambda x: x.update(acoustic_features=torch.zeros(3, 5, 4)),
+            "acoustic_features has 4 features per frame, config.acoustic_dim is 6",
+        ),
+        (
+            lambda x: x.update(visual_features=x["visual_features"][:2], visual_mask=x["visual_mask"][:2]),
+            "visual_features has batch size 2, the text inputs have batch size 3",
+        ),
+        (
+            lambda x: x["acoustic_features"].__setitem__((0, 0, 0), float("nan")),
+            "acoustic_features contains 1 non-finite values",
+        ),
+        (
+            lambda x: x["visual_features"].__setitem__((1, 1, 1), float("-inf")),
+            "visual_features contains 1 non-finite values",
+        ),
+        (
+            lambda x: x.update(acoustic_mask=x["acoustic_mask"][:, :3]),
+            r"acoustic_mask must have shape \(3, 5\) \(batch, frames\) to match acoustic_features, got \(3, 3\)",
+        ),
+        (
+            lambda x: x.update(visual_mask=x["visual_mask"].flip(1)),
+            "visual_mask must hold 1 for the valid frames followed by 0 for padding",
+        ),
+        (
+            lambda x: x.update(acoustic_features=torch.zeros(3, 6)),
+            r"acoustic_features must have shape \(batch, frames, 6\), got \(3, 6\)",
+        ),
         (lambda x: x.update(visual_features=None), "visual_mask marks valid frames but visual_features is None"),
     ],
 )
@@ -236,13 +262,13 @@ def test_bad_modality_inputs_raise_clear_errors(change, message):
 def test_generate_receives_the_modalities(fusion_in_decoder):
     model = random_model(fusion_in_decoder=fusion_in_decoder)
     inputs = make_inputs(model.config)
-    out = model.generate(**inputs, max_new_tokens=1, do_sample=False, output_logits=True,
-                         return_dict_in_generate=True)
+    out = model.generate(**inputs, max_new_tokens=1, do_sample=False, output_logits=True, return_dict_in_generate=True)
     start = torch.zeros(3, 1, dtype=torch.long)
     with torch.no_grad():
         expected = model(**inputs, decoder_input_ids=start).logits[:, -1]
-        text_only = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
-                          decoder_input_ids=start).logits[:, -1]
+        text_only = model(
+            input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], decoder_input_ids=start
+        ).logits[:, -1]
     torch.testing.assert_close(out.logits[0], expected, rtol=1e-5, atol=1e-5)
     assert not torch.allclose(out.logits[0], text_only, atol=1e-4)
 
@@ -253,7 +279,7 @@ def test_beam_search_batch_equals_one_sample_at_a_time(fusion_in_decoder):
     inputs = make_inputs(model.config, frames=(5, 0, 4))
     batched = model.generate(**inputs, num_beams=3, max_new_tokens=6, min_new_tokens=6)
     for i in range(3):
-        single = {k: v[i:i + 1] for k, v in inputs.items()}
+        single = {k: v[i : i + 1] for k, v in inputs.items()}
         if i == 2:  # the text of the last sample is padded: drop its padding for the single run
             single = {k: (v[:, :5] if k in ("input_ids", "attention_mask") else v) for k, v in single.items()}
         alone = model.generate(**single, num_beams=3, max_new_tokens=6, min_new_tokens=6)
@@ -266,8 +292,9 @@ def test_generation_with_the_kv_cache_equals_recomputing_without_it(num_beams):
     5.17-5.23 ignore an unknown ``cache`` keyword) makes the cached run decode from the last token alone."""
     model = random_model(fusion_in_decoder=True)
     inputs = make_inputs(model.config)
-    kwargs = dict(num_beams=num_beams, max_new_tokens=6, min_new_tokens=6, output_scores=True,
-                  return_dict_in_generate=True)
+    kwargs = dict(
+        num_beams=num_beams, max_new_tokens=6, min_new_tokens=6, output_scores=True, return_dict_in_generate=True
+    )
     cached = model.generate(**inputs, use_cache=True, **kwargs)
     recomputed = model.generate(**inputs, use_cache=False, **kwargs)
     assert cached.sequences.tolist() == recomputed.sequences.tolist()
@@ -289,8 +316,13 @@ def test_forward_takes_the_kv_cache_under_either_name(name):
         cache = getattr(first, OUTPUT_CACHE_FIELD)
         assert cache is not None
         encoder_outputs = model.encoder(**inputs)
-        step = model(encoder_outputs=encoder_outputs, attention_mask=inputs["attention_mask"],
-                     decoder_input_ids=decoder_ids[:, 2:], use_cache=True, **{name: cache}).logits[:, -1]
+        step = model(
+            encoder_outputs=encoder_outputs,
+            attention_mask=inputs["attention_mask"],
+            decoder_input_ids=decoder_ids[:, 2:],
+            use_cache=True,
+            **{name: cache},
+        ).logits[:, -1]
     torch.testing.assert_close(step, full, rtol=1e-5, atol=1e-5)
 
 
@@ -298,8 +330,7 @@ def test_forward_refuses_the_cache_under_both_names():
     model = random_model()
     inputs = make_inputs(model.config)
     with pytest.raises(ValueError, match="as cache or as past_key_values, not both"):
-        model(**inputs, decoder_input_ids=torch.zeros(3, 1, dtype=torch.long), cache=object(),
-              past_key_values=object())
+        model(**inputs, decoder_input_ids=torch.zeros(3, 1, dtype=torch.long), cache=object(), past_key_values=object())
 
 
 def test_generation_emits_no_deprecation_warning():
@@ -386,8 +417,10 @@ def test_loss_is_normalised_by_num_items_in_batch_for_gradient_accumulation():
     with torch.no_grad():
         mean = model(**inputs, labels=labels).loss
         same = model(**inputs, labels=labels, num_items_in_batch=torch.tensor(tokens)).loss
-        halves = [model(**{k: v[rows] for k, v in inputs.items()}, labels=labels[rows], num_items_in_batch=tokens).loss
-                  for rows in (slice(0, 2), slice(2, 3))]
+        halves = [
+            model(**{k: v[rows] for k, v in inputs.items()}, labels=labels[rows], num_items_in_batch=tokens).loss
+            for rows in (slice(0, 2), slice(2, 3))
+        ]
     torch.testing.assert_close(same, mean, rtol=1e-6, atol=1e-6)
     torch.testing.assert_close(halves[0] + halves[1], mean, rtol=1e-5, atol=1e-6)  # accumulation == one big batch
 
@@ -475,7 +508,10 @@ def test_remote_code_loads_in_a_process_without_unimse_hf(tmp_path):
         """
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={"HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(tmp_path / "modules"), "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 0, result.stderr[-3000:]

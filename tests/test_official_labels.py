@@ -25,8 +25,11 @@ def sources(tmp_path):
     meld = tmp_path / "meld" / "unimse_universal_labels"
     meld.mkdir(parents=True)
     for name, body in (
-        ("train_sent_emo_v4.csv", '0,0,8,21,Chandler,"also I was the point person, ok",neutral,neutral,0.0,neu\n'
-                                  "0,1,8,21,Joey,You mustve had it,anger,negative,-0.3333333432674408,ang\n"),
+        (
+            "train_sent_emo_v4.csv",
+            '0,0,8,21,Chandler,"also I was the point person, ok",neutral,neutral,0.0,neu\n'
+            "0,1,8,21,Joey,You mustve had it,anger,negative,-0.3333333432674408,ang\n",
+        ),
         ("dev_sent_emo_v4.csv", "0,0,1,1,Ross,hi,joy,positive,2.6666667461395264,hap\n"),
         ("test_sent_emo_v4.csv", "0,0,1,1,Ross,yo,joy,positive,1.0,exc\n"),
     ):
@@ -62,8 +65,10 @@ def test_official_labels_fill_missing_fields_and_count_everything(sources):
     assert report.total(reason="v4 padding row (Dialogue_ID = -1) skipped") == 3
     assert report.total(corpus="mosi", reason="no v4 row matches this row id") == 1
     assert report.total(corpus="mosi", reason="v4 row without a matching dataset row") == 1
-    assert report.total(reason="v4 iemocap_label 'sur' is outside the 6 evaluated classes; "
-                               "iemocap_emotion left missing") == 1
+    assert (
+        report.total(reason="v4 iemocap_label 'sur' is outside the 6 evaluated classes; iemocap_emotion left missing")
+        == 1
+    )
     assert report.total("dropped") == 0
 
 

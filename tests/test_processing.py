@@ -293,9 +293,13 @@ def test_save_pretrained_round_trip(tmp_path, tokenizer):
         assert {k: getattr(loaded, k) for k in options} == {k: getattr(processor, k) for k in options}
         assert loaded.feature_extractor.to_dict() == processor.feature_extractor.to_dict()
         assert loaded(["a", "b"], acoustic=frames)["acoustic_features"][0, 2].tolist() == [-1.0] * 6
-        assert loaded.build_input_text(**row) == processor.build_input_text(**row) == (
-            "msa: Well! Well! Well! Joey Tribbiani! So you came back huh? They </s> What are you talkin’ about? "
-            "I never left you! You’ve always been my agent!"
+        assert (
+            loaded.build_input_text(**row)
+            == processor.build_input_text(**row)
+            == (
+                "msa: Well! Well! Well! Joey Tribbiani! So you came back huh? They </s> What are you talkin’ about? "
+                "I never left you! You’ve always been my agent!"
+            )
         )
         assert torch.equal(loaded(row["text"])["input_ids"], processor(row["text"])["input_ids"])
 

@@ -87,7 +87,10 @@ def test_same_polarity_train_only_restricted_pools_and_ties(corpora):
     # the negative twin (cos 1) is skipped; the positive tie goes to the first donor; "surprise" is no donor
     assert (pos["meld_emotion"], pos["iemocap_emotion"]) == ("joy", "excited")
     assert (pos["meld_emotion_origin"], pos["iemocap_emotion_origin"], pos["score_origin"]) == (
-        "pseudo", "pseudo", "gold")
+        "pseudo",
+        "pseudo",
+        "gold",
+    )
     neg = _get(out, "mosi", "train", "msa-neg")
     assert neg["meld_emotion"] == "sadness"  # not the identical MELD *test* row ("fear")
     assert neg["iemocap_emotion"] == "frustrated"
@@ -99,8 +102,12 @@ def test_same_polarity_train_only_restricted_pools_and_ties(corpora):
     assert _get(out, "iemocap", "train", "iem-pos")["score"] == pytest.approx(2.0)
     assert _get(out, "iemocap", "train", "iem-pos")["meld_emotion"] == "joy"
     assert stats.fields["iemocap_emotion"].pool_sizes == {"positive": 1, "negative": 1}
-    assert report.total("note", reason="not a iemocap_emotion donor: gold value 'surprise' is outside the "
-                        "evaluated label set") == 1
+    assert (
+        report.total(
+            "note", reason="not a iemocap_emotion donor: gold value 'surprise' is outside the evaluated label set"
+        )
+        == 1
+    )
 
 
 def test_neutral_rows_get_defaults_without_search(corpora):
@@ -132,8 +139,9 @@ def test_fallbacks_are_counted():
         make_row("meld", "train", "meld-neg", "negative", meld_emotion="anger"),
     ]
     report = BuildReport()
-    out, stats = assign_pseudo_labels(make_corpora(rows), LookupEmbedder({t: [1.0, 0.0] for t in
-                                                                          ("msa-pos", "meld-neg")}), report=report)
+    out, stats = assign_pseudo_labels(
+        make_corpora(rows), LookupEmbedder({t: [1.0, 0.0] for t in ("msa-pos", "meld-neg")}), report=report
+    )
     pos = _get(out, "mosi", "train", "msa-pos")
     assert (pos["meld_emotion"], pos["meld_emotion_origin"]) == ("neutral", "pseudo")  # no positive MELD donor
     assert (pos["iemocap_emotion"], pos["iemocap_emotion_origin"]) == ("neutral", "pseudo")  # no IEMOCAP corpus

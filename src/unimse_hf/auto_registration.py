@@ -54,8 +54,12 @@ class _RegistrationHook(importlib.abc.MetaPathFinder):
         if fullname != "transformers" and not ours:
             return None
         spec = next(
-            (spec for finder in sys.meta_path if finder is not self and hasattr(finder, "find_spec")
-             if (spec := finder.find_spec(fullname, path, target)) is not None),
+            (
+                spec
+                for finder in sys.meta_path
+                if finder is not self and hasattr(finder, "find_spec")
+                if (spec := finder.find_spec(fullname, path, target)) is not None
+            ),
             None,
         )
         if spec is None or not hasattr(spec.loader, "exec_module"):

@@ -29,8 +29,10 @@ def _convert_official(args: argparse.Namespace) -> int:
     except (TypeError, ValueError) as error:
         raise SystemExit(f"convert-official: {error}") from error
     model.save_pretrained(args.out_dir)
-    print(f"converted {sum(p.numel() for p in model.parameters()):,} parameters -> {args.out_dir} "
-          f"(fusion blocks {model.config.fusion_layers}, fusion_in_decoder={model.config.fusion_in_decoder})")
+    print(
+        f"converted {sum(p.numel() for p in model.parameters()):,} parameters -> {args.out_dir} "
+        f"(fusion blocks {model.config.fusion_layers}, fusion_in_decoder={model.config.fusion_in_decoder})"
+    )
     return 0
 
 
@@ -173,18 +175,31 @@ def _build_dataset(args: argparse.Namespace) -> int:
     features = _feature_sources(args.features, members)
     try:
         result = build_dataset(
-            args.config, sources, args.out, features=features,
-            feature_formats=_feature_formats(args.feature_format, members), pseudo_labels=args.pseudo_labels,
-            pooling=args.pooling, batch_size=args.batch_size, max_length=args.max_length, device=args.device,
-            seed=args.seed, score_precision=args.score_precision, max_rows_per_shard=args.max_rows_per_shard,
-            push_to_hub=args.push_to_hub, private=not args.public, show_progress=not args.no_progress,
+            args.config,
+            sources,
+            args.out,
+            features=features,
+            feature_formats=_feature_formats(args.feature_format, members),
+            pseudo_labels=args.pseudo_labels,
+            pooling=args.pooling,
+            batch_size=args.batch_size,
+            max_length=args.max_length,
+            device=args.device,
+            seed=args.seed,
+            score_precision=args.score_precision,
+            max_rows_per_shard=args.max_rows_per_shard,
+            push_to_hub=args.push_to_hub,
+            private=not args.public,
+            show_progress=not args.no_progress,
         )
     except (FileNotFoundError, ValueError, NotImplementedError) as error:
         raise SystemExit(f"build-dataset: {error}") from error
     rows = ", ".join(f"{split} {len(ds):,}" for split, ds in result.dataset.items())
     print(f"built {args.config!r} -> {result.folder} ({rows})")
-    print(f"dropped rows: {result.report.total('dropped'):,}; specially handled rows: {result.report.total('note'):,}"
-          f" (table in {result.folder / 'README.md'})")
+    print(
+        f"dropped rows: {result.report.total('dropped'):,}; specially handled rows: {result.report.total('note'):,}"
+        f" (table in {result.folder / 'README.md'})"
+    )
     if result.report.total("dropped"):
         dropped = [r for r in result.report.to_records() if r["kind"] == "dropped"]
         for rec in dropped:
@@ -207,30 +222,62 @@ def _add_build_dataset_parser(subparsers) -> None:
         epilog=_BUILD_DATASET_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("config", metavar="CORPUS", choices=sorted(CONFIGS),
-                        help=f"corpus or mixture to build: {' | '.join(CONFIGS)}")
-    parser.add_argument("--source", action="append", required=True, metavar="[CORPUS=]PATH",
-                        help="source of a corpus (repeatable; see below)")
+    parser.add_argument(
+        "config", metavar="CORPUS", choices=sorted(CONFIGS), help=f"corpus or mixture to build: {' | '.join(CONFIGS)}"
+    )
+    parser.add_argument(
+        "--source",
+        action="append",
+        required=True,
+        metavar="[CORPUS=]PATH",
+        help="source of a corpus (repeatable; see below)",
+    )
     parser.add_argument("--out", required=True, type=Path, help="Hub folder to write (other configs are kept)")
-    parser.add_argument("--features", action="append", default=[], metavar="[CORPUS[.MODALITY]=]PATH",
-                        help="frame-feature file of a corpus (repeatable; same shape as --source, see below)")
-    parser.add_argument("--feature-format", action="append", default=[], metavar="[CORPUS=]FORMAT",
-                        help="feature file layout given to the reader (default: detected)")
-    parser.add_argument("--pseudo-labels", metavar="MODEL|official", default=None,
-                        help="fill the fields a corpus lacks: 'official' (v4 CSVs) or an encoder path / Hub id")
-    parser.add_argument("--pooling", choices=POOLING_MODES, default="auto",
-                        help="sentence pooling of MODEL (auto: sentence-transformers config, else pooler_output, "
-                        "else mean; the paper used pooler with sup-simcse-bert-base-uncased)")
+    parser.add_argument(
+        "--features",
+        action="append",
+        default=[],
+        metavar="[CORPUS[.MODALITY]=]PATH",
+        help="frame-feature file of a corpus (repeatable; same shape as --source, see below)",
+    )
+    parser.add_argument(
+        "--feature-format",
+        action="append",
+        default=[],
+        metavar="[CORPUS=]FORMAT",
+        help="feature file layout given to the reader (default: detected)",
+    )
+    parser.add_argument(
+        "--pseudo-labels",
+        metavar="MODEL|official",
+        default=None,
+        help="fill the fields a corpus lacks: 'official' (v4 CSVs) or an encoder path / Hub id",
+    )
+    parser.add_argument(
+        "--pooling",
+        choices=POOLING_MODES,
+        default="auto",
+        help="sentence pooling of MODEL (auto: sentence-transformers config, else pooler_output, "
+        "else mean; the paper used pooler with sup-simcse-bert-base-uncased)",
+    )
     parser.add_argument("--batch-size", type=int, default=64, help="texts per encoder forward pass (default 64)")
     parser.add_argument("--max-length", type=int, default=128, help="encoder truncation length (default 128)")
     parser.add_argument("--device", default=None, help="torch device of MODEL (default: cuda if available, else cpu)")
     parser.add_argument("--seed", type=int, default=0, help="seed of a mixture's training-set shuffle (default 0)")
-    parser.add_argument("--score-precision", type=_score_precision, default=1, metavar="N|full",
-                        help="decimals of the score in the universal label (default 1; 'full' = official style)")
+    parser.add_argument(
+        "--score-precision",
+        type=_score_precision,
+        default=1,
+        metavar="N|full",
+        help="decimals of the score in the universal label (default 1; 'full' = official style)",
+    )
     parser.add_argument("--max-rows-per-shard", type=int, default=20_000, help="rows per parquet shard")
     parser.add_argument("--push-to-hub", metavar="REPO", default=None, help="dataset repo id to upload OUT to")
-    parser.add_argument("--public", action="store_true",
-                        help="create the repo public (default private; refused for IEMOCAP unless the repo is gated)")
+    parser.add_argument(
+        "--public",
+        action="store_true",
+        help="create the repo public (default private; refused for IEMOCAP unless the repo is gated)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.set_defaults(handler=_build_dataset)
 

@@ -23,8 +23,11 @@ from .modeling_unimse import UniMSEForConditionalGeneration
 
 OFFICIAL_T5_PREFIX = "T5_encoder.t5_model."
 _ADAPTER_KEY = re.compile(r"^(encoder|decoder)\.block\.(\d+)\.layer\.(\d+)\.(adapter_\w+)\.(weight|bias)$")
-_ADAPTER_NAMES = {"adapter_down_project": "down_project", "adapter_up_project": "up_project",
-                  "adapter_linear": "out_project"}
+_ADAPTER_NAMES = {
+    "adapter_down_project": "down_project",
+    "adapter_up_project": "up_project",
+    "adapter_linear": "out_project",
+}
 _ADAPTER_SUBLAYER = {"encoder": 2, "decoder": 3}  # the sublayer after T5LayerFF
 _MODALITY_KEY = re.compile(r"^(acoustic|visual)_enc\.(rnn|linear_1)\.(\w+)$")
 _MODALITY_SUBMODULES = {"rnn": "lstm", "linear_1": "projection"}
@@ -36,7 +39,7 @@ NEW_PARAMETERS = ("text_projection.weight", "acoustic_projection.weight", "visua
 def _convert_key(key: str) -> str | None:
     """The package's name for an official parameter name, or None if the name is not an official one."""
     if key.startswith(OFFICIAL_T5_PREFIX):
-        name = key[len(OFFICIAL_T5_PREFIX):]
+        name = key[len(OFFICIAL_T5_PREFIX) :]
         match = _ADAPTER_KEY.match(name)
         if match is None:
             return name if "adapter" not in name else None
@@ -76,8 +79,10 @@ def infer_official_config(state_dict: dict[str, torch.Tensor], **overrides) -> U
             "model (and UniMSEConfig) fuse the same block indices in both stacks"
         )
     if not encoder_fusion:
-        raise ValueError("state_dict has no PMF adapter (adapter_down_project) in the encoder: not an official UniMSE "
-                         "state dict with use_adapter=True and adapter_name='ffn'")
+        raise ValueError(
+            "state_dict has no PMF adapter (adapter_down_project) in the encoder: not an official UniMSE "
+            "state dict with use_adapter=True and adapter_name='ffn'"
+        )
     down = state_dict[f"encoder.block.{encoder_fusion[0]}.fusion.down_project.weight"]
     modality_hidden = state_dict["encoder.acoustic_encoder.lstm.weight_hh_l0"].shape[1]
     values = dict(

@@ -80,8 +80,10 @@ class UniMSEFeatureExtractor(SequenceFeatureExtractor):
         for name, value in (("acoustic_feature_set", acoustic_feature_set), ("visual_feature_set", visual_feature_set)):
             if value is not None and not isinstance(value, str):
                 raise TypeError(f"{name} must be a str or None, got {type(value).__name__} {value!r}")
-        if isinstance(padding_value, bool) or not isinstance(padding_value, (int, float)) or not np.isfinite(
-            padding_value
+        if (
+            isinstance(padding_value, bool)
+            or not isinstance(padding_value, (int, float))
+            or not np.isfinite(padding_value)
         ):
             raise ValueError(f"padding_value must be a finite number, got {padding_value!r}")
         feature_size = kwargs.pop("feature_size", acoustic_dim)

@@ -124,9 +124,7 @@ class UniversalLabel:
         )
 
 
-def _check_choice(
-    name: str, value: object, choices: tuple[str, ...], extra: dict[str, str] | None = None
-) -> str:
+def _check_choice(name: str, value: object, choices: tuple[str, ...], extra: dict[str, str] | None = None) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, one of {choices}, got {type(value).__name__} {value!r}")
     if value in choices:
@@ -173,9 +171,7 @@ def format_universal_label(
     """
     polarity = _check_choice("polarity", polarity, POLARITIES)
     meld_emotion = _check_choice("meld_emotion", meld_emotion, MELD_EMOTIONS)
-    iemocap_emotion = _check_choice(
-        "iemocap_emotion", iemocap_emotion, IEMOCAP_EMOTIONS, IEMOCAP_ABBREVIATIONS
-    )
+    iemocap_emotion = _check_choice("iemocap_emotion", iemocap_emotion, IEMOCAP_EMOTIONS, IEMOCAP_ABBREVIATIONS)
     return f"{polarity},{format_score(score, precision)},{meld_emotion},{iemocap_emotion}"
 
 

@@ -125,9 +125,7 @@ def erc_metrics(
     }
 
 
-def corpus_metrics(
-    corpus: str, predictions: Sequence[Any], references: Mapping[str, np.ndarray]
-) -> dict[str, float]:
+def corpus_metrics(corpus: str, predictions: Sequence[Any], references: Mapping[str, np.ndarray]) -> dict[str, float]:
     """Score parsed predictions of one corpus on its own field (docs/method.md): flat ``{metric: value}``.
 
     Args:

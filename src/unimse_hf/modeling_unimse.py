@@ -116,9 +116,7 @@ class UniMSEModalityEncoder(nn.Module):
         if index.numel() == 0:
             return utterance, pooled
         valid_lengths = lengths[index]
-        packed = pack_padded_sequence(
-            features[index], valid_lengths.cpu(), batch_first=True, enforce_sorted=False
-        )
+        packed = pack_padded_sequence(features[index], valid_lengths.cpu(), batch_first=True, enforce_sorted=False)
         sequence, (last_hidden, _) = self.lstm(packed)
         sequence, _ = pad_packed_sequence(sequence, batch_first=True)  # original order, zeros past each length
         sample_utterance = self.projection(self.dropout(last_hidden[-1]))
@@ -262,8 +260,10 @@ class UniMSEEncoder(UniMSEStack):
             visual_features, visual_mask: the same for the visual modality.
         """
         if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("pass exactly one of input_ids and inputs_embeds (the text is needed even when the "
-                             "acoustic/visual features are given)")
+            raise ValueError(
+                "pass exactly one of input_ids and inputs_embeds (the text is needed even when the "
+                "acoustic/visual features are given)"
+            )
         batch = (input_ids if input_ids is not None else inputs_embeds).shape[0]
         vectors, pooled, present = {}, {}, {}
         for name, features, mask, modality_encoder in (
@@ -287,9 +287,7 @@ class UniMSEEncoder(UniMSEStack):
         )
         hidden = outputs.last_hidden_state
         token_mask = (
-            attention_mask.to(hidden.dtype)
-            if attention_mask is not None
-            else hidden.new_ones(hidden.shape[:2])
+            attention_mask.to(hidden.dtype) if attention_mask is not None else hidden.new_ones(hidden.shape[:2])
         ).unsqueeze(-1)
         text_pooled = (hidden * token_mask).sum(dim=1) / token_mask.sum(dim=1).clamp(min=1.0)
         result = UniMSEEncoderOutput(  # no cache: the encoder keeps none (T5Stack drops it when not a decoder)
@@ -329,17 +327,13 @@ def _modality_lengths(
     if not isinstance(features, torch.Tensor):
         raise TypeError(f"{features_arg} must be a torch.Tensor, got {type(features).__name__}")
     if features.dim() != 3:
-        raise ValueError(
-            f"{features_arg} must have shape (batch, frames, {expected_dim}), got {tuple(features.shape)}"
-        )
+        raise ValueError(f"{features_arg} must have shape (batch, frames, {expected_dim}), got {tuple(features.shape)}")
     if features.shape[-1] != expected_dim:
         raise ValueError(
             f"{features_arg} has {features.shape[-1]} features per frame, config.{name}_dim is {expected_dim}"
         )
     if features.shape[0] != batch:
-        raise ValueError(
-            f"{features_arg} has batch size {features.shape[0]}, the text inputs have batch size {batch}"
-        )
+        raise ValueError(f"{features_arg} has batch size {features.shape[0]}, the text inputs have batch size {batch}")
     if not torch.is_floating_point(features):
         raise TypeError(f"{features_arg} must be a floating point tensor, got dtype {features.dtype}")
     finite = torch.isfinite(features)
@@ -486,7 +480,9 @@ class UniMSEForConditionalGeneration(UniMSEPreTrainedModel, T5ForConditionalGene
             # Mean over the target tokens; with the Trainer's `num_items_in_batch` (target tokens of the whole
             # gradient-accumulation step) the sum is divided by that count, so accumulation gives the same loss.
             loss = nn.functional.cross_entropy(
-                logits.view(-1, logits.size(-1)).float(), labels.to(logits.device).view(-1), ignore_index=-100,
+                logits.view(-1, logits.size(-1)).float(),
+                labels.to(logits.device).view(-1),
+                ignore_index=-100,
                 reduction="mean" if num_items_in_batch is None else "sum",
             )
             if num_items_in_batch is not None:

@@ -132,7 +132,10 @@ class TextEmbedder:
             for start in tqdm(starts, desc="embedding texts", unit="batch", disable=not self.show_progress):
                 idx = order[start : start + self.batch_size]
                 batch = self.tokenizer(
-                    [texts[i] for i in idx], padding=True, truncation=True, max_length=self.max_length,
+                    [texts[i] for i in idx],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
                     return_tensors="pt",
                 ).to(self.device)
                 pooled = self._pool(self.model(**batch), batch["attention_mask"])

@@ -51,18 +51,37 @@ def align_frame_features(corpora: Mapping[str, DatasetDict], report: BuildReport
                     continue
                 dim = dims[modality][corpus]
                 if dim is None:
-                    ds = ds.add_column(modality, [[] for _ in range(len(ds))],  # zero frames
-                                       feature=features[modality])
+                    ds = ds.add_column(
+                        modality,
+                        [[] for _ in range(len(ds))],  # zero frames
+                        feature=features[modality],
+                    )
                     ds = ds.add_column(f"{modality}_feature_set", [""] * len(ds))
-                    report.add("note", STEP, corpus, split,
-                               f"no {modality} features: zero-frame (0, {target}) arrays added", len(ds))
+                    report.add(
+                        "note",
+                        STEP,
+                        corpus,
+                        split,
+                        f"no {modality} features: zero-frame (0, {target}) arrays added",
+                        len(ds),
+                    )
                 elif dim < target:
                     padded = ds.features.copy()
                     padded[modality] = features[modality]
-                    ds = ds.map(_pad, fn_kwargs={"column": modality, "dim": dim, "target": target}, features=padded,
-                                desc=f"padding {corpus} {modality}")
-                    report.add("note", STEP, corpus, split,
-                               f"{modality} zero-padded from {dim} to {target} dims per frame", len(ds))
+                    ds = ds.map(
+                        _pad,
+                        fn_kwargs={"column": modality, "dim": dim, "target": target},
+                        features=padded,
+                        desc=f"padding {corpus} {modality}",
+                    )
+                    report.add(
+                        "note",
+                        STEP,
+                        corpus,
+                        split,
+                        f"{modality} zero-padded from {dim} to {target} dims per frame",
+                        len(ds),
+                    )
             new_splits[split] = ds.select_columns(list(features)).cast(features)
         out[corpus] = DatasetDict(new_splits)
     return out

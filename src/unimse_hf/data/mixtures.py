@@ -39,15 +39,23 @@ def filter_evaluated_labels(corpus: str, splits: DatasetDict, report: BuildRepor
         keep = []
         for i in range(len(ds)):
             bad = next(
-                (f for f, labels in FIELD_LABELS.items()
-                 if data[f"{f}_origin"][i] == "gold" and data[f][i] not in labels),
+                (
+                    f
+                    for f, labels in FIELD_LABELS.items()
+                    if data[f"{f}_origin"][i] == "gold" and data[f][i] not in labels
+                ),
                 None,
             )
             if bad is None:
                 keep.append(i)
             else:
-                report.add("dropped", "evaluated_labels", corpus, split,
-                           f"gold {bad} {data[bad][i]!r} is outside the evaluated label set")
+                report.add(
+                    "dropped",
+                    "evaluated_labels",
+                    corpus,
+                    split,
+                    f"gold {bad} {data[bad][i]!r} is outside the evaluated label set",
+                )
         out[split] = ds if len(keep) == len(ds) else ds.select(keep)
     return DatasetDict(out)
 
@@ -96,8 +104,14 @@ def build_mixture(
         train = corpora[corpus]["train"]
         labels = train["universal_label"]
         keep = [i for i, label in enumerate(labels) if label is not None]
-        report.add("dropped", "mixture", corpus, "train",
-                   "training row without a universal label (a label field is missing)", len(train) - len(keep))
+        report.add(
+            "dropped",
+            "mixture",
+            corpus,
+            "train",
+            "training row without a universal label (a label field is missing)",
+            len(train) - len(keep),
+        )
         train_parts.append(train if len(keep) == len(train) else train.select(keep))
     out = {"train": concatenate_datasets(train_parts).shuffle(seed=seed).flatten_indices()}
     for split in ("validation", "test"):

@@ -240,8 +240,13 @@ def _plan_field(name: str, rows: _FlatLabelColumns, fill: set[str], report: Buil
         if rows.split[i] != "train" or origin != "gold":
             continue
         if not _is_valid_donor_value(name, values[i]):
-            report.add("note", STEP, rows.corpus[i], "train",
-                       f"not a {name} donor: gold value {values[i]!r} is outside the evaluated label set")
+            report.add(
+                "note",
+                STEP,
+                rows.corpus[i],
+                "train",
+                f"not a {name} donor: gold value {values[i]!r} is outside the evaluated label set",
+            )
         elif rows.polarity[i] in donors:
             donors[rows.polarity[i]].append(i)
     stats.pool_sizes = {p: len(d) for p, d in donors.items()}

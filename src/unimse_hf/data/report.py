@@ -63,7 +63,11 @@ class BuildReport:
         report = cls()
         for rec in records:
             report.add(
-                str(rec["kind"]), str(rec["step"]), str(rec["corpus"]), str(rec["split"]), str(rec["reason"]),
+                str(rec["kind"]),
+                str(rec["step"]),
+                str(rec["corpus"]),
+                str(rec["split"]),
+                str(rec["reason"]),
                 int(rec["count"]),
             )
         return report

@@ -141,8 +141,11 @@ def rows_to_dataset_dict(rows: list[dict]) -> DatasetDict:
     unknown = sorted(set(by_split) - set(SPLITS))
     if unknown:
         raise ValueError(f"rows must have split in {SPLITS}, got {unknown}")
-    return DatasetDict({
-        split: Dataset.from_list(by_split[split], features=features) if split in by_split
-        else Dataset.from_dict({name: [] for name in features}, features=features)
-        for split in SPLITS
-    })
+    return DatasetDict(
+        {
+            split: Dataset.from_list(by_split[split], features=features)
+            if split in by_split
+            else Dataset.from_dict({name: [] for name in features}, features=features)
+            for split in SPLITS
+        }
+    )

@@ -32,8 +32,13 @@ def write_universal_labels(
         if missing:
             labels.append(None)
             if report is not None:
-                report.add("note", STEP, data["corpus"][i], data["split"][i],
-                           f"universal label not written: {', '.join(missing)} missing")
+                report.add(
+                    "note",
+                    STEP,
+                    data["corpus"][i],
+                    data["split"][i],
+                    f"universal label not written: {', '.join(missing)} missing",
+                )
         else:
             labels.append(format_universal_label(**fields, precision=precision))
     return replace_columns(dataset, {"universal_label": labels})
