@@ -8,7 +8,7 @@ field, docs/method.md), so the corpus and gold fields must reach ``compute_metri
   does not take them: a trainer must remove them with :func:`pop_metadata` before calling the model/``generate``
   and hand them back with the labels as ``(labels, *metadata)`` (what ``UniMSEComputeMetrics`` reads).
 - ``return_metadata=False`` (default; what a stock ``Seq2SeqTrainer`` needs): the batch holds model inputs only,
-  and ``UniMSEComputeMetrics(tokenizer, eval_dataset=...)`` takes the references from the evaluation dataset,
+  and ``UniMSEComputeMetrics(processor, eval_dataset=...)`` takes the references from the evaluation dataset,
   whose order the Trainer's evaluation loop keeps.
 """
 
