@@ -35,7 +35,7 @@ from unimse_hf.data.mixtures import CONFIGS, build_mixture, filter_evaluated_lab
 from unimse_hf.data.pseudo_labels import EmbedFn, assign_pseudo_labels
 from unimse_hf.data.report import BuildReport
 from unimse_hf.data.schema import CORPORA, MODALITIES, rows_to_dataset_dict
-from unimse_hf.data.universal_labels import write_universal_labels
+from unimse_hf.data.universal_labels import PLACEHOLDER_TARGETS, write_universal_labels
 
 from .hub_folder import write_config
 from .official_labels import OFFICIAL_CORPORA, apply_official_labels, official_label_files
@@ -197,17 +197,24 @@ def build_dataset(
         corpora, pseudo_info = _pseudo_label_step(corpora, members, pseudo_labels, embedder, report)
     else:
         pseudo_info = {"method": "none"}
-    if pseudo_labels is not None:
-        corpora = _universal_label_step(corpora, members, score_precision, report)
+    placeholders = PLACEHOLDER_TARGETS if pseudo_labels is None else None
+    corpora = _universal_label_step(corpora, members, score_precision, report, placeholders)
     dataset = _assemble_step(config, members, corpora, seed, report)
 
     info = {
         "corpora": list(members),
         "donor_corpora": donors_only,
         "pseudo_labels": pseudo_info,
-        "universal_label": "not written (no pseudo-labels)"
-        if pseudo_labels is None
-        else f"score precision {score_precision if score_precision is not None else 'full'}",
+        "universal_label": (
+            f"score precision {score_precision if score_precision is not None else 'full'}"
+            + (
+                "; the fields this corpus lacks hold placeholders in the target only ("
+                + ", ".join(f"{name} {value}" for name, value in PLACEHOLDER_TARGETS.items())
+                + "), never in the field columns"
+                if pseudo_labels is None
+                else ""
+            )
+        ),
         "seed": seed if len(members) > 1 else None,
         "features": _features_info(dataset, feature_sets),
         "sources": hashes,
@@ -313,14 +320,19 @@ def _pseudo_label_step(
 
 
 def _universal_label_step(
-    corpora: dict[str, DatasetDict], members: tuple[str, ...], precision: int | None, report: BuildReport
+    corpora: dict[str, DatasetDict],
+    members: tuple[str, ...],
+    precision: int | None,
+    report: BuildReport,
+    placeholders: Mapping[str, float | str] | None,
 ) -> dict[str, DatasetDict]:
-    """Write the universal label of every member row whose four fields are present."""
+    """Write the universal label of every member row whose four fields are present (missing ones filled with
+    ``placeholders`` when given: a build without pseudo-labels)."""
     out = dict(corpora)
     for corpus in members:
         out[corpus] = DatasetDict(
             {
-                split: write_universal_labels(ds, precision=precision, report=report)
+                split: write_universal_labels(ds, precision=precision, report=report, placeholders=placeholders)
                 for split, ds in corpora[corpus].items()
             }
         )

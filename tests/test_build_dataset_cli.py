@@ -61,7 +61,11 @@ def test_single_corpus_needs_no_model(source, tmp_path, capsys):
     assert {s: len(d) for s, d in ds.items()} == {"train": 4, "validation": 2, "test": 2}
     train = ds["train"]
     assert list(train["meld_emotion_origin"]) == ["gold"] * 4 and list(train["score_origin"]) == ["missing"] * 4
-    assert set(train["universal_label"]) == {None} and set(train["iemocap_emotion"]) == {None}
+    # the target holds placeholders for the fields MELD lacks; the field columns stay empty (metrics read gold only)
+    assert set(train["iemocap_emotion"]) == {None} and set(train["score"]) == {None}
+    for row in train:
+        polarity, score, meld, iemocap = row["universal_label"].split(",")
+        assert (polarity, meld) == (row["polarity"], row["meld_emotion"]) and (score, iemocap) == ("0.0", "neutral")
     assert train[0]["id"] == "train/dia0_utt0" and train[1]["context_before"] == ["i love this movie"]
 
 

@@ -276,3 +276,19 @@ def test_trainer_gradient_accumulation_matches_one_large_batch(processor, tmp_pa
     assert sum(float(u.abs().sum()) for _, u, _ in updates) > 0
     for name, update_one_batch, update_accumulated in updates:
         torch.testing.assert_close(update_accumulated, update_one_batch, rtol=1e-3, atol=1e-7, msg=name)
+
+
+def test_target_fields_are_returned_as_label_ids_when_asked(processor):
+    rows = [make_row(i, c) for i, c in enumerate(["meld", "mosi", "iemocap"])]
+    rows[2]["universal_label"] = None
+    batch = UniMSEDataCollator(processor, return_metadata=True, return_target_fields=True)(rows)
+    for i in range(2):
+        polarity, _, meld, iemocap = rows[i]["universal_label"].split(",")
+        assert batch["target_polarity"][i] == ["positive", "negative", "neutral"].index(polarity)
+        assert batch["target_meld_emotion"][i] == MELD_EMOTIONS.index(meld)
+        assert batch["target_iemocap_emotion"][i] == IEMOCAP_EMOTIONS.index(iemocap)
+    assert [batch[f"target_{f}"][2].item() for f in ("polarity", "meld_emotion", "iemocap_emotion")] == [-1, -1, -1]
+    popped = pop_metadata(batch)
+    assert set(popped) == {*REFERENCE_KEYS, "target_polarity", "target_meld_emotion", "target_iemocap_emotion"}
+    assert set(batch) == {"input_ids", "attention_mask", "labels", "acoustic_features", "acoustic_mask",
+                          "visual_features", "visual_mask"}  # fmt: skip

@@ -90,3 +90,29 @@ def test_filter_evaluated_labels_counts_drops():
     assert list(out["train"]["iemocap_emotion"]) == ["anger", "sadness"] and len(out["test"]) == 0
     assert report.total("dropped", corpus="iemocap", split="train") == 2
     assert report.total("dropped", reason="gold iemocap_emotion 'other' is outside the evaluated label set") == 1
+
+
+def test_placeholders_fill_only_the_target_of_rows_missing_a_field():
+    from unimse_hf.data.universal_labels import PLACEHOLDER_TARGETS
+
+    rows = make_corpora(
+        [
+            make_row("meld", "train", "a", "negative", meld_emotion="anger"),
+            make_row("meld", "train", "b", "positive", score=1.5),
+            make_row("meld", "train", "c", None),
+        ]
+    )["meld"]["train"]
+    report = BuildReport()
+    out = write_universal_labels(rows, placeholders={"score": 0.0, "meld_emotion": "neutral",
+                                                     "iemocap_emotion": "neutral"}, report=report)  # fmt: skip
+    assert out["universal_label"] == ["negative,0.0,anger,neutral", "positive,1.5,neutral,neutral", None]
+    # the field columns keep no placeholder: metrics read gold fields only
+    assert out["score"] == [None, 1.5, None] and out["meld_emotion"] == ["anger", None, None]
+    assert out["polarity"] == ["negative", "positive", None]
+    assert out["iemocap_emotion"] == [None, None, None]
+    assert write_universal_labels(rows)["universal_label"] == [None, None, None]
+    assert PLACEHOLDER_TARGETS == {"score": 0.0, "meld_emotion": "neutral", "iemocap_emotion": "neutral"}
+    notes = [record for record in report.to_records() if "placeholder" in str(record)]
+    assert len(notes) == 2
+    with pytest.raises(ValueError, match=r"placeholders must name fields of .*got \['emotion'\]"):
+        write_universal_labels(rows, placeholders={"emotion": "joy"})

@@ -516,3 +516,10 @@ def test_remote_code_loads_in_a_process_without_unimse_hf(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "remote-ok transformers_modules" in result.stdout
+
+
+def test_forward_without_any_target_raises_before_the_encoder_runs():
+    model = random_model()
+    inputs = make_inputs(model.config)
+    with pytest.raises(ValueError, match="no target: pass labels"):
+        model(**inputs)

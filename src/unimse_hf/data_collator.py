@@ -21,16 +21,35 @@ from typing import Any
 import torch
 
 from .feature_extraction_unimse import MODALITIES
-from .labels import CORPORA, REFERENCE_KEYS, reference_arrays
+from .labels import CORPORA, FIELD_LABELS, REFERENCE_KEYS, parse_universal_label, reference_arrays
 from .processing_unimse import UniMSEProcessor
 
 # the row columns handed to the processor besides ``text`` and the frames (the unified schema's text columns)
 _CONTEXT_COLUMNS = ("speaker", "context_before", "speakers_before", "context_after", "speakers_after")
 
 
+#: keys of the target-field tensors (``return_target_fields``): the label ids of the row's universal label
+TARGET_FIELD_KEYS: tuple[str, ...] = tuple(f"target_{field}" for field in FIELD_LABELS)
+
+
 def pop_metadata(batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """Remove the reference tensors (:data:`REFERENCE_KEYS`) from ``batch`` in place and return them."""
-    return {key: batch.pop(key) for key in REFERENCE_KEYS if key in batch}
+    """Remove the tensors the model does not take (:data:`REFERENCE_KEYS`, :data:`TARGET_FIELD_KEYS`) from
+    ``batch`` in place and return them."""
+    return {key: batch.pop(key) for key in REFERENCE_KEYS + TARGET_FIELD_KEYS if key in batch}
+
+
+def target_field_ids(targets: Sequence[str | None]) -> dict[str, torch.Tensor]:
+    """Label ids of each categorical field of the targets: ``{f"target_{field}": int64 (n,)}`` indexing
+    ``FIELD_LABELS[field]``, -1 where the target is missing or the field is not recognised."""
+    out = {key: torch.full((len(targets),), -1, dtype=torch.long) for key in TARGET_FIELD_KEYS}
+    for i, target in enumerate(targets):
+        if not target:
+            continue
+        label = parse_universal_label(target)
+        for field, names in FIELD_LABELS.items():
+            if getattr(label, f"{field}_valid"):
+                out[f"target_{field}"][i] = names.index(getattr(label, field))
+    return out
 
 
 @dataclass
@@ -51,6 +70,8 @@ class UniMSEDataCollator:
         return_metadata: also return the reference tensors (see the module docstring).
         speaker_corpora: the corpora whose rows keep their speaker names (the paper writes them for MELD only;
             IEMOCAP rows carry actor ids as ``speaker``). ``None``: every corpus.
+        return_target_fields: also return the label ids of the target's categorical fields
+            (:data:`TARGET_FIELD_KEYS`, int64 ``(batch,)``, -1 when missing), e.g. for a supervised contrastive loss.
 
     Returns (``__call__``): a ``dict`` with
 
@@ -61,13 +82,16 @@ class UniMSEDataCollator:
       ``(batch, frames)`` (1 = real frame): only when some row has acoustic frames; ``visual_features`` +
       ``visual_mask`` likewise;
     - with ``return_metadata``: ``corpus_id`` int64, ``gold_score`` float32 (NaN when missing),
-      ``gold_meld_emotion`` and ``gold_iemocap_emotion`` int64 (-1 when missing), each ``(batch,)``.
+      ``gold_meld_emotion`` and ``gold_iemocap_emotion`` int64 (-1 when missing), each ``(batch,)``;
+    - with ``return_target_fields``: ``target_polarity``, ``target_meld_emotion``, ``target_iemocap_emotion``
+      int64 ``(batch,)``.
     """
 
     processor: UniMSEProcessor
     target_column: str | None = "universal_label"
     return_metadata: bool = False
     speaker_corpora: Sequence[str] | None = ("meld",)
+    return_target_fields: bool = False
 
     def __post_init__(self):
         if self.speaker_corpora is not None:
@@ -99,4 +123,6 @@ class UniMSEDataCollator:
             references = reference_arrays(rows)
             batch.update({key: torch.as_tensor(value) for key, value in references.items()})
             batch["gold_score"] = batch["gold_score"].float()
+        if self.return_target_fields:
+            batch.update(target_field_ids(targets))
         return batch

@@ -432,6 +432,11 @@ class UniMSEForConditionalGeneration(UniMSEPreTrainedModel, T5ForConditionalGene
                 f"{type(self).__name__}.forward() got unexpected keyword arguments {unknown}; the modality inputs "
                 "are acoustic_features, acoustic_mask, visual_features, visual_mask"
             )
+        if labels is None and decoder_input_ids is None and decoder_inputs_embeds is None:
+            raise ValueError(
+                "no target: pass labels (the universal-label token ids, for training or evaluation loss) or "
+                "decoder_input_ids / decoder_inputs_embeds; use generate() to predict"
+            )
         if past_key_values is not None:
             if cache is not None:
                 raise ValueError("pass the decoder KV cache as cache or as past_key_values, not both")

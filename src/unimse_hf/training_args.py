@@ -1,0 +1,139 @@
+"""UniMSETrainingArguments: ``Seq2SeqTrainingArguments`` plus the UniMSE loss weights, parameter groups and
+trainable blocks (docs/method.md#training; the paper's values are the defaults)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from transformers import Seq2SeqTrainingArguments
+
+from .labels import LABEL_FIELDS
+
+BACKBONE_BLOCK_CHOICES = ("paper", "all", "none")
+#: label fields the inter-sample (supervised) contrastive loss can group samples by
+SAMPLE_CONTRASTIVE_FIELDS = tuple(name for name in LABEL_FIELDS if name != "score")
+
+
+@dataclass
+class UniMSETrainingArguments(Seq2SeqTrainingArguments):
+    """Arguments of :class:`~unimse_hf.trainer.UniMSETrainer`; every ``Seq2SeqTrainingArguments`` field works too.
+
+    Changed defaults: ``predict_with_generate=True`` (the targets are generated text), ``remove_unused_columns=False``
+    (the collator reads dataset columns the model does not take), ``metric_for_best_model="dev_score"`` (see
+    :meth:`UniMSETrainer.compute_dev_score`), ``generation_max_length=32``. Invalid values raise at construction.
+    """
+
+    contrastive_acoustic_weight: float = field(
+        default=0.5, metadata={"help": "Weight of the text<->acoustic InfoNCE term (paper: 0.5). 0 turns it off."}
+    )
+    contrastive_visual_weight: float = field(
+        default=0.5, metadata={"help": "Weight of the text<->visual InfoNCE term (paper: 0.5). 0 turns it off."}
+    )
+    contrastive_acoustic_visual_weight: float = field(
+        default=0.0,
+        metadata={"help": "Weight of an acoustic<->visual InfoNCE term (not in the paper; 0 = off)."},
+    )
+    contrastive_temperature: float = field(
+        default=0.1, metadata={"help": "Temperature of the InfoNCE terms (paper: 0.1)."}
+    )
+    contrastive_symmetric: bool = field(
+        default=True,
+        metadata={
+            "help": "Average both directions of each InfoNCE pair; False keeps the official code's one direction "
+            "(text -> modality)."
+        },
+    )
+    sample_contrastive_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "Weight of the inter-sample supervised contrastive loss on the text embeddings (the paper claims "
+            "it, the official code never had it; 0 = off)."
+        },
+    )
+    sample_contrastive_field: str = field(
+        default="polarity",
+        metadata={
+            "help": "Target field whose equal values make samples positives for the supervised contrastive loss: "
+            f"one of {SAMPLE_CONTRASTIVE_FIELDS}."
+        },
+    )
+    backbone_learning_rate: float = field(
+        default=3e-4, metadata={"help": "Learning rate of the trainable T5 blocks (paper: 3e-4)."}
+    )
+    fusion_learning_rate: float = field(
+        default=1e-4, metadata={"help": "Learning rate of the PMF fusion modules (paper: 1e-4)."}
+    )
+    modality_learning_rate: float = field(
+        default=1e-4,
+        metadata={"help": "Learning rate of the acoustic/visual encoders and the contrastive projections (1e-4)."},
+    )
+    trainable_backbone_blocks: list[str] = field(
+        default_factory=lambda: ["paper"],
+        metadata={
+            "help": "Which T5 parameters train: 'paper' (the last two encoder and decoder blocks, as the official "
+            "code), 'all', 'none' (only fusion, modality encoders and projections), or block indices such as "
+            "-2 -1 (negative counts from the end; each index applies to the encoder and the decoder)."
+        },
+    )
+    predict_with_generate: bool = field(
+        default=True, metadata={"help": "Generate during evaluation (needed for the per-corpus metrics)."}
+    )
+    generation_max_length: int | None = field(
+        default=32, metadata={"help": "Maximum generated length during evaluation (a universal label is < 20 tokens)."}
+    )
+    remove_unused_columns: bool = field(
+        default=False,
+        metadata={"help": "Kept False: the collator reads dataset columns that the model does not take."},
+    )
+    metric_for_best_model: str | None = field(
+        default="dev_score",
+        metadata={"help": "Checkpoint selection metric; 'dev_score' is the mean of the per-corpus dev scores."},
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in (
+            "contrastive_acoustic_weight",
+            "contrastive_visual_weight",
+            "contrastive_acoustic_visual_weight",
+            "sample_contrastive_weight",
+        ):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        for name in ("contrastive_temperature", "backbone_learning_rate", "fusion_learning_rate",
+                     "modality_learning_rate"):  # fmt: skip
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        if self.sample_contrastive_field not in SAMPLE_CONTRASTIVE_FIELDS:
+            raise ValueError(
+                f"sample_contrastive_field must be one of {SAMPLE_CONTRASTIVE_FIELDS}, "
+                f"got {self.sample_contrastive_field!r}"
+            )
+        if self.remove_unused_columns:
+            raise ValueError(
+                "remove_unused_columns must be False for UniMSE: the collator reads the dataset's text, context and "
+                "label columns, which the model's forward does not take"
+            )
+        self.trainable_backbone_blocks = self._check_blocks(self.trainable_backbone_blocks)
+
+    @staticmethod
+    def _check_blocks(value) -> list[str]:
+        blocks = [value] if isinstance(value, (str, int)) else list(value)
+        blocks = [str(block).strip() for block in blocks]
+        keywords = [block for block in blocks if block in BACKBONE_BLOCK_CHOICES]
+        if keywords and len(blocks) > 1:
+            raise ValueError(
+                f"trainable_backbone_blocks takes one of {BACKBONE_BLOCK_CHOICES} alone or a list of block indices, "
+                f"got {blocks}"
+            )
+        if not keywords:
+            bad = [block for block in blocks if not block.lstrip("-").isdigit()]
+            if bad or not blocks:
+                raise ValueError(
+                    f"trainable_backbone_blocks must be one of {BACKBONE_BLOCK_CHOICES} or block indices "
+                    f"(e.g. -2 -1), got {blocks}"
+                )
+        return blocks
