@@ -12,7 +12,8 @@ VENV ?= .venv
 TORCH_PIN ?= torch==2.13.0
 LOCK := requirements/lock.txt
 MIN := requirements/min.txt
-# the libraries whose releases break us most often: test-latest upgrades these eagerly
+# the libraries whose releases break us most often: test-latest upgrades these eagerly (torch stays at TORCH_PIN:
+# an unpinned upgrade would pull a multi-GB CUDA build)
 HF_STACK := transformers datasets peft accelerate huggingface-hub evaluate tokenizers safetensors
 PYTEST := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false python -m pytest
 
@@ -38,7 +39,7 @@ test: install
 
 test-latest:
 	$(call fresh_venv,.venv-latest)
-	.venv-latest/bin/pip install --quiet --upgrade --upgrade-strategy eager -e ".[dev]" $(HF_STACK)
+	.venv-latest/bin/pip install --quiet --upgrade --upgrade-strategy eager -e ".[dev]" $(HF_STACK) "$(TORCH_PIN)"
 	. .venv-latest/bin/activate && $(PYTEST)
 
 test-min:
