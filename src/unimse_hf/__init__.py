@@ -26,6 +26,8 @@ _LAZY_NAMES = {
     "UniMSEForConditionalGeneration": "modeling_unimse",
     "UniMSEProcessor": "processing_unimse",
     "UniMSESeq2SeqLMOutput": "modeling_unimse",
+    "UniMSETrainer": "trainer",
+    "UniMSETrainingArguments": "training_args",
     "convert_official_state_dict": "convert_official",
 }
 
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
     from .feature_extraction_unimse import UniMSEFeatureExtractor
     from .modeling_unimse import UniMSEEncoderOutput, UniMSEForConditionalGeneration, UniMSESeq2SeqLMOutput
     from .processing_unimse import UniMSEProcessor
+    from .trainer import UniMSETrainer
+    from .training_args import UniMSETrainingArguments
 
 
 def __getattr__(name: str):
@@ -61,6 +65,8 @@ __all__ = [
     "UniMSEForConditionalGeneration",
     "UniMSEProcessor",
     "UniMSESeq2SeqLMOutput",
+    "UniMSETrainer",
+    "UniMSETrainingArguments",
     "convert_official_state_dict",
     "register_auto_classes",
 ]

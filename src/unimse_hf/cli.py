@@ -61,8 +61,9 @@ sources (--source, --features; repeatable, shape [CORPUS=]PATH):
   --feature-format [CORPUS=]FORMAT is passed to the readers (default: detected; see hub_datasets/README.md).
 
 pseudo-labels:
-  (none)        single corpora only: its own gold fields, the others empty with origin "missing", no
-                universal label; no model, no network
+  (none)        single corpora only: its own gold fields, the others empty with origin "missing"; the
+                universal label (target) holds placeholders for them (score 0.0, neutral, neutral), never
+                read by the metrics; no model, no network
   official      the official UniMSE v4 universal-label CSVs found in the MOSI/MOSEI/MELD source folders
   MODEL         a transformers / sentence-transformers encoder (path or Hub id): top-1 cosine neighbour of
                 the same polarity among the training rows of the other corpora (neutral rows: defaults)
@@ -282,11 +283,70 @@ def _add_build_dataset_parser(subparsers) -> None:
     parser.set_defaults(handler=_build_dataset)
 
 
+_TRAIN_EPILOG = """\
+Every field of ModelArguments, DataArguments (unimse_hf.train) and UniMSETrainingArguments can be set in CONFIG
+or as --field value after it (the command line wins); an unknown field is an error. Examples:
+  unimse-hf train training_args/tiny.yaml --dataset_name unified/ --dataset_config_name meld --output_dir out
+  unimse-hf train training_args/paper.yaml --dataset_name unified/ --num_train_epochs 20
+  accelerate launch -m unimse_hf train training_args/paper.yaml --dataset_name unified/
+"""
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .train import parse_config, run_training
+
+    run_training(*parse_config(args.config, args.overrides))
+    return 0
+
+
+def _add_train_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train UniMSE on a unified dataset from a YAML config (training_args/)",
+        description="Train UniMSE: dev splits select checkpoints, test splits are scored once at the end. The output "
+        "folder holds the model (safetensors + remote code), the processor, the model card, trainer_state.json and "
+        "train/eval/test/all_results.json.",
+        epilog=_TRAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("config", metavar="CONFIG", nargs="?", help="YAML file of field: value (training_args/)")
+    parser.add_argument("overrides", nargs=argparse.REMAINDER, help="--field value pairs overriding CONFIG")
+    parser.set_defaults(handler=_train)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .train import DataArguments, run_evaluation
+
+    data_args = DataArguments(dataset_name=args.dataset_name, dataset_config_name=args.dataset_config_name,
+                              max_eval_samples=args.max_eval_samples)  # fmt: skip
+    run_evaluation(args.model, data_args, args.split, args.output_dir, args.batch_size)
+    return 0
+
+
+def _add_evaluate_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="score a trained UniMSE folder per corpus on splits of a unified dataset",
+        description="Generate, parse the universal labels and score each corpus on its own field; prints a table "
+        "and writes {eval|test}_results.json (and all_results.json) into --output_dir (default: the model folder).",
+    )
+    parser.add_argument("--model", required=True, help="a folder written by `unimse-hf train` (or save_pretrained)")
+    parser.add_argument("--dataset_name", required=True, help="a `build-dataset` folder or a Hub dataset id")
+    parser.add_argument("--dataset_config_name", default=None, help="corpus or mixture configuration")
+    parser.add_argument("--split", nargs="+", default=["test"], help="split(s) to score together (default: test)")
+    parser.add_argument("--output_dir", default=None, help="where the JSON goes (default: --model)")
+    parser.add_argument("--batch_size", type=int, default=32, help="evaluation batch size")
+    parser.add_argument("--max_eval_samples", type=int, default=None, help="keep the first N rows of each split")
+    parser.set_defaults(handler=_evaluate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unimse-hf", description="UniMSE for the Hugging Face ecosystem")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_convert_official_parser(subparsers)
     _add_build_dataset_parser(subparsers)
+    _add_train_parser(subparsers)
+    _add_evaluate_parser(subparsers)
     return parser
 
 
