@@ -12,7 +12,7 @@ nothing in ``unimse_hf`` but its command line imports this package. Names are lo
 so ``import hub_datasets.splits`` loads no reader, no build step and no Hub client.
 """
 
-from importlib import import_module
+from unimse_hf.lazy_attributes import lazy_attributes
 
 #: public name -> the submodule that defines it
 _LAZY: dict[str, str] = {
@@ -35,16 +35,6 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str):
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
-
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
 
 __all__ = sorted(_LAZY)

@@ -28,6 +28,7 @@ ALLOWED_FROM_HUB_DATASETS: tuple[str, ...] = (
     "unimse_hf.__version__",
     "unimse_hf.citations",
     "unimse_hf.labels",
+    "unimse_hf.lazy_attributes",
     "unimse_hf.data.columns",
     "unimse_hf.data.embeddings",  # imports torch and transformers only when a TextEmbedder is built
     "unimse_hf.data.frame_features",
@@ -41,7 +42,8 @@ ALLOWED_FROM_HUB_DATASETS: tuple[str, ...] = (
 HEAVY: tuple[str, ...] = ("torch", "transformers", "evaluate", "accelerate", "peft")
 #: Modules that must not import :data:`HEAVY` packages at module level.
 LIGHT_MODULES: list[Path] = sorted(
-    [LIBRARY / "labels.py", LIBRARY / "citations.py", LIBRARY / "cli.py", *(LIBRARY / "data").glob("*.py"),
+    [LIBRARY / "labels.py", LIBRARY / "citations.py", LIBRARY / "cli.py",
+     LIBRARY / "lazy_attributes.py", *(LIBRARY / "data").glob("*.py"),
      *HUB_DATASETS.glob("*.py")]
 )  # fmt: skip
 #: Files copied as Hub remote code: they keep their own copy of a shared constant.

@@ -10,10 +10,10 @@ so they load with ``trust_remote_code=True`` where ``unimse_hf`` is not installe
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
 from .auto_registration import register_auto_classes, register_when_transformers_is_imported
+from .lazy_attributes import lazy_attributes
 
 __version__ = "0.1.0.dev0"
 
@@ -42,18 +42,7 @@ if TYPE_CHECKING:
     from .training_args import UniMSETrainingArguments
 
 
-def __getattr__(name: str):
-    module = _LAZY_NAMES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value  # later lookups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_NAMES))
-
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY_NAMES, globals())
 
 register_when_transformers_is_imported()
 

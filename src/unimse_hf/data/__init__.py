@@ -7,7 +7,7 @@ unimse_hf.data.schema`` loads neither torch nor the other steps, and :class:`Tex
 when it is built.
 """
 
-from importlib import import_module
+from ..lazy_attributes import lazy_attributes
 
 #: public name -> the submodule that defines it
 _LAZY: dict[str, str] = {
@@ -38,16 +38,6 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str):
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
-
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())
 
 __all__ = sorted(_LAZY)
