@@ -125,13 +125,20 @@ def erc_metrics(
     }
 
 
-def corpus_metrics(corpus: str, predictions: Sequence[Any], references: Mapping[str, np.ndarray]) -> dict[str, float]:
+def corpus_metrics(
+    corpus: str,
+    predictions: Sequence[Any],
+    references: Mapping[str, np.ndarray],
+    details: dict[str, Any] | None = None,
+) -> dict[str, float]:
     """Score parsed predictions of one corpus on its own field (docs/method.md): flat ``{metric: value}``.
 
     Args:
         corpus: one of :data:`CORPORA`.
         predictions: :class:`~unimse_hf.labels.UniversalLabel` per sample ``(n,)``.
         references: :func:`~unimse_hf.labels.reference_arrays` of the same samples.
+        details: a dict that receives the non-scalar ERC results (``confusion_matrix``, ``label_names``) of an
+            ERC corpus with scored samples; left as it is otherwise.
 
     Returns:
         :func:`msa_metrics` or :func:`erc_metrics` numbers (ERC: per-class F1 as ``f1_<class>``), plus
@@ -158,6 +165,8 @@ def corpus_metrics(corpus: str, predictions: Sequence[Any], references: Mapping[
     names = FIELD_LABELS[field]
     scores = erc_metrics([getattr(p, field) for p in kept], [names[i] for i in gold[keep]], label_names=names)
     per_class = {f"f1_{name}": value for name, value in scores["per_class_f1"].items()}
+    if details is not None:
+        details.update(confusion_matrix=scores["confusion_matrix"], label_names=scores["label_names"])
     return {key: scores[key] for key in ("accuracy", "weighted_f1", "macro_f1")} | per_class | counts
 
 
@@ -182,6 +191,10 @@ class UniMSEComputeMetrics:
     Returns (``__call__``):
         scalars ``"{corpus}_{metric}"`` for each corpus present (see :func:`corpus_metrics`), plus ``malformed``
         (generations that are not a well-formed 4-field UL) and ``num_samples``.
+
+    Attributes:
+        last_confusion_matrices: ``{corpus: (matrix, label_names)}`` of the ERC corpora scored by the last call
+            (rows: true class, columns: predicted class; kept out of the returned scalars, which the Trainer logs).
     """
 
     def __init__(self, processing_class, eval_dataset: Any = None, corpus: str | None = None):
@@ -190,6 +203,7 @@ class UniMSEComputeMetrics:
         self.tokenizer = getattr(processing_class, "tokenizer", processing_class)  # a processor's tokenizer decodes
         self.corpus = corpus
         self.references = None
+        self.last_confusion_matrices: dict[str, tuple[list[list[int]], list[str]]] = {}
         if eval_dataset is not None:
             columns = ["corpus", "score", "meld_emotion", "iemocap_emotion"]
             if isinstance(eval_dataset, datasets.Dataset):
@@ -233,6 +247,7 @@ class UniMSEComputeMetrics:
             "num_samples": len(parsed),
             "malformed": sum(not p.is_well_formed for p in parsed),
         }
+        self.last_confusion_matrices = {}
         corpus_ids = references["corpus_id"]
         unknown = int((corpus_ids < 0).sum())
         if unknown:
@@ -242,7 +257,10 @@ class UniMSEComputeMetrics:
             if selected.size == 0:
                 continue
             subset = {key: np.asarray(value)[selected] for key, value in references.items()}
-            scores = corpus_metrics(corpus, [parsed[i] for i in selected], subset)
+            details: dict[str, Any] = {}
+            scores = corpus_metrics(corpus, [parsed[i] for i in selected], subset, details)
+            if details:
+                self.last_confusion_matrices[corpus] = (details["confusion_matrix"], details["label_names"])
             results.update({f"{corpus}_{key}": value for key, value in scores.items()})
         return results
 

@@ -7,12 +7,18 @@ Each part is logged under its own key, averaged over the logging interval like `
 parses the universal labels and scores every corpus on its own field (:mod:`unimse_hf.metrics`); ``dev_score`` is
 the mean of one headline metric per corpus and is what checkpoint selection reads. Test splits are for
 :meth:`UniMSETrainer.evaluate` with ``metric_key_prefix="test"`` once training is over: nothing here selects on them.
+
+Saving writes a model card (:mod:`unimse_hf.model_card`) as ``README.md`` next to the weights; each evaluation
+writes ``learning_curves.png`` and one ``confusion_matrix_<prefix>_<corpus>.png`` per ERC corpus into
+``args.output_dir`` when matplotlib is installed (:mod:`unimse_hf.plots`).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
+from pathlib import Path
 
 import datasets
 import torch
@@ -22,7 +28,11 @@ from .data_collator import UniMSEDataCollator, pop_metadata
 from .labels import CORPORA, REFERENCE_KEYS
 from .losses import InterModalityContrastiveLoss, SupervisedContrastiveLoss
 from .metrics import UniMSEComputeMetrics
+from .model_card import ModelCardCallback, UniMSEModelCardData, generate_model_card
+from .plots import plot_confusion_matrix, plot_learning_curves
 from .training_args import UniMSETrainingArguments
+
+logger = logging.getLogger(__name__)
 
 #: the per-corpus metric averaged into ``dev_score``: the headline classification number of each corpus' table
 DEV_SCORE_METRICS: dict[str, str] = {
@@ -87,6 +97,8 @@ class UniMSETrainer(Seq2SeqTrainer):
             (``UniMSEDataCollator(processor, return_metadata=True)``) and the default ``compute_metrics``.
         data_collator: any collator that yields model inputs (and ``labels``); without the package's metadata,
             the per-corpus references are read from ``eval_dataset``.
+        model_card_data: :class:`~unimse_hf.model_card.UniMSEModelCardData` of the card written on save (default:
+            a new one; also reachable as ``trainer.model_card_data`` to set e.g. ``dataset_id``).
 
     The datasets are rows of the unified schema (``unimse-hf build-dataset``). Problems that would otherwise stop
     training late (missing columns, an empty training split, an unknown corpus, feature sizes that differ from
@@ -102,6 +114,7 @@ class UniMSETrainer(Seq2SeqTrainer):
         eval_dataset=None,
         processing_class=None,
         compute_metrics=None,
+        model_card_data: UniMSEModelCardData | None = None,
         **kwargs,
     ):
         if args is None:
@@ -138,6 +151,10 @@ class UniMSETrainer(Seq2SeqTrainer):
         self._loss_parts: dict[str, torch.Tensor] = {}
         self._loss_parts_logged_step = 0
         self.select_trainable_parameters()
+        self._metrics_source = compute_metrics  # its last_confusion_matrices feed the plots
+        self._plots_unavailable_logged = False
+        self.model_card_data = UniMSEModelCardData() if model_card_data is None else model_card_data
+        self.add_callback(ModelCardCallback(self))
 
     # --- parameters ---------------------------------------------------------------------------------------------
 
@@ -261,7 +278,87 @@ class UniMSETrainer(Seq2SeqTrainer):
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval", **gen_kwargs):
         """``Seq2SeqTrainer.evaluate``; the metrics hold ``{prefix}_{corpus}_{metric}`` and ``{prefix}_dev_score``."""
         check_dataset("eval_dataset", eval_dataset, self.accelerator.unwrap_model(self.model).config)
-        return super().evaluate(eval_dataset, ignore_keys, metric_key_prefix, **gen_kwargs)
+        if isinstance(getattr(self._metrics_source, "last_confusion_matrices", None), dict):
+            self._metrics_source.last_confusion_matrices = {}
+        metrics = super().evaluate(eval_dataset, ignore_keys, metric_key_prefix, **gen_kwargs)
+        dataset = self.eval_dataset if eval_dataset is None else eval_dataset
+        if not isinstance(dataset, Mapping):  # a dict is evaluated split by split, each call plotting its own
+            self.write_evaluation_plots(metric_key_prefix)
+        return metrics
+
+    def write_evaluation_plots(self, metric_key_prefix: str = "eval") -> list[Path]:
+        """Write ``learning_curves.png`` and ``confusion_matrix_<prefix>_<corpus>.png`` (the ERC corpora of the
+        last evaluation) into ``args.output_dir``; returns the files written. Without matplotlib, nothing is
+        written and one log line says so; a plotting error is logged, never raised."""
+        if not self.args.should_save:
+            return []
+        output_dir = Path(self.args.output_dir)
+        matrices = getattr(self._metrics_source, "last_confusion_matrices", None) or {}
+        try:
+            written = [plot_learning_curves(self.state.log_history, output_dir / "learning_curves.png")]
+            for corpus, (matrix, label_names) in matrices.items():
+                path = output_dir / f"confusion_matrix_{metric_key_prefix}_{corpus}.png"
+                title = f"{corpus} ({metric_key_prefix}, step {self.state.global_step})"
+                written.append(plot_confusion_matrix(matrix, label_names, path, title))
+        except ImportError as error:
+            if not self._plots_unavailable_logged:
+                logger.warning("no evaluation plots: %s", error)
+                self._plots_unavailable_logged = True
+            return []
+        except Exception as error:  # a figure must never cost a training run
+            logger.warning("could not write the evaluation plots: %r", error)
+            return []
+        return [path for path in written if path is not None]
+
+    # --- model card ---------------------------------------------------------------------------------------------
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        """``Trainer.save_model``, then the model card as ``README.md`` in the same folder."""
+        super().save_model(output_dir, _internal_call)
+        self.write_model_card(self.args.output_dir if output_dir is None else output_dir)
+
+    def create_model_card(
+        self,
+        language: str | None = None,
+        license: str | None = None,
+        tags: str | list[str] | None = None,
+        model_name: str | None = None,
+        finetuned_from: str | None = None,
+        tasks: str | list[str] | None = None,
+        dataset_tags: str | list[str] | None = None,
+        dataset: str | list[str] | None = None,
+        dataset_args: str | list[str] | None = None,
+    ) -> None:
+        """Write the UniMSE card into ``args.output_dir`` (``push_to_hub`` calls this before uploading).
+
+        ``language``, ``license``, ``finetuned_from`` (the base model), ``dataset`` (Hub dataset ids) and ``tags``
+        (added) update ``self.model_card_data``. ``model_name`` is ignored (``push_to_hub`` passes the folder
+        name; set ``model_card_data.model_name`` for the title), and so are ``tasks``, ``dataset_tags`` and
+        ``dataset_args``.
+        """
+        data = self.model_card_data
+        for name, value in (("language", language), ("license", license), ("base_model", finetuned_from),
+                            ("dataset_id", dataset)):  # fmt: skip
+            if value is not None:
+                setattr(data, name, value)
+        for tag in [tags] if isinstance(tags, str) else tags or []:
+            if tag not in data.tags:
+                data.tags.append(tag)
+        self.write_model_card(self.args.output_dir)
+
+    def write_model_card(self, output_dir: str | Path) -> Path | None:
+        """Render the card from ``self.model_card_data`` (refreshed from this trainer) into
+        ``output_dir/README.md``; only the process that saves writes. Returns the path written."""
+        if not self.args.should_save:
+            return None
+        data = self.model_card_data
+        data.update_from_trainer(self)
+        if data.model_id is None and self.hub_model_id is not None:
+            data.model_id = self.hub_model_id
+        path = Path(output_dir) / "README.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        generate_model_card(data).save(path)
+        return path
 
 
 def with_dev_score(compute_metrics):
