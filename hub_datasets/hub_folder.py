@@ -20,35 +20,11 @@ from pathlib import Path
 from datasets import DatasetDict
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from unimse_hf.citations import CITATIONS
+from unimse_hf.citations import CITATIONS, CORPUS_LICENSES
 from unimse_hf.data.report import BuildReport
 
 BUILD_INFO_DIR = "build_info"
 
-#: corpus -> (Hub licence id, licence text for the card)
-SOURCE_LICENSES: dict[str, tuple[str, str]] = {
-    "mosi": (
-        "other",
-        "CMU-MOSI is distributed by CMU for research with no explicit licence: research use only, "
-        "cite Zadeh et al. (2016).",
-    ),
-    "mosei": (
-        "other",
-        "CMU-MOSEI is distributed by CMU for research with no explicit licence: research use "
-        "only, cite Zadeh et al. (2018).",
-    ),
-    "meld": (
-        "gpl-3.0",
-        "MELD is released under GPL-3.0 (declare-lab/MELD); derived from Friends transcripts via "
-        "EmotionLines. Cite Poria et al. (2019) and Chen et al. (2018).",
-    ),
-    "iemocap": (
-        "other",
-        "IEMOCAP is licensed by USC SAIL under a release form that forbids redistribution: "
-        "publish only to private or gated repositories whose users hold an IEMOCAP licence. "
-        "Cite Busso et al. (2008).",
-    ),
-}
 OFFICIAL_LABELS_NOTE = (
     "Official v4 universal labels come from LeMei/UniMSE pull request #19 (commit cae0438), which has no "
     "licence: research use only, cite Hu et al. (2022)."
@@ -160,7 +136,7 @@ def _card_body(infos: Mapping[str, dict]) -> str:
         empty = "".join(f", {split} (no rows, not written)" for split in info.get("empty_splits", []))
         lines.append(f"| `{name}` | {', '.join(info['corpora'])} | {rows}{empty} |")
     lines += ["", "## Licences", ""]
-    lines += [f"- **{c}**: {SOURCE_LICENSES[c][1]}" for c in corpora]
+    lines += [f"- **{c}**: {CORPUS_LICENSES[c][1]}" for c in corpora]
     if any(info.get("pseudo_labels", {}).get("method") == "official" for info in infos.values()):
         lines.append(f"- {OFFICIAL_LABELS_NOTE}")
     for name, info in infos.items():
@@ -191,7 +167,7 @@ def build_card(infos: Mapping[str, dict], *, default_config: str | None = None) 
     if default_config not in infos:
         raise ValueError(f"default_config must be one of {sorted(infos)}, got {default_config!r}")
     corpora = sorted({c for info in infos.values() for c in info["corpora"]})
-    licenses = sorted({SOURCE_LICENSES[c][0] for c in corpora})
+    licenses = sorted({CORPUS_LICENSES[c][0] for c in corpora})
     data = DatasetCardData(
         language=["en"],
         license=licenses[0] if len(licenses) == 1 else licenses,

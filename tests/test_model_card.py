@@ -190,7 +190,7 @@ dev_score: {ANY}
 The unimse-hf code is licensed apache-2.0. The weights were trained on the corpora below, whose terms may also
 apply to them (see the unimse-hf documentation, datasets.md, "Licences").
 
-- **MELD:** MELD is released under GPL-3.0 (declare-lab/MELD); it is built on Friends transcripts (EmotionLines).
+- **MELD:** MELD is released under GPL-3.0 (declare-lab/MELD); derived from Friends transcripts via {ANY}
 
 ## Framework versions
 

@@ -46,3 +46,28 @@ CITATIONS: dict[str, str] = {
   year = {2008}
 }""",
 }
+
+#: corpus -> (Hub licence id, what the licence allows and whom to cite): for dataset and model cards
+CORPUS_LICENSES: dict[str, tuple[str, str]] = {
+    "mosi": (
+        "other",
+        "CMU-MOSI is distributed by CMU for research with no explicit licence: research use only, "
+        "cite Zadeh et al. (2016).",
+    ),
+    "mosei": (
+        "other",
+        "CMU-MOSEI is distributed by CMU for research with no explicit licence: research use "
+        "only, cite Zadeh et al. (2018).",
+    ),
+    "meld": (
+        "gpl-3.0",
+        "MELD is released under GPL-3.0 (declare-lab/MELD); derived from Friends transcripts via "
+        "EmotionLines. Cite Poria et al. (2019) and Chen et al. (2018).",
+    ),
+    "iemocap": (
+        "other",
+        "IEMOCAP is licensed by USC SAIL under a release form that forbids redistribution: "
+        "publish only to private or gated repositories whose users hold an IEMOCAP licence. "
+        "Cite Busso et al. (2008).",
+    ),
+}

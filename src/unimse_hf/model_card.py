@@ -22,7 +22,7 @@ from huggingface_hub.repocard_data import EvalResult, eval_results_to_model_inde
 from huggingface_hub.utils import yaml_dump
 from transformers import TrainerCallback
 
-from .citations import CITATIONS
+from .citations import CITATIONS, CORPUS_LICENSES
 from .labels import CORPORA, CORPUS_FIELDS
 
 if TYPE_CHECKING:
@@ -44,15 +44,6 @@ CARD_METRICS: dict[str, dict[str, str]] = {
     },
     "erc": {"accuracy": "Accuracy", "weighted_f1": "Weighted F1", "macro_f1": "Macro F1"},
 }  # fmt: skip
-#: corpus -> licence note for cards of weights trained on it (docs/datasets.md#licences)
-CORPUS_LICENCE_NOTES: dict[str, str] = {
-    "mosi": "CMU-MOSI is distributed by CMU for research with no explicit licence: research use only.",
-    "mosei": "CMU-MOSEI is distributed by CMU for research with no explicit licence: research use only.",
-    "meld": "MELD is released under GPL-3.0 (declare-lab/MELD); it is built on Friends transcripts (EmotionLines).",
-    "iemocap": "IEMOCAP is licensed by USC SAIL under a release form that forbids redistribution of the corpus; "
-    "check its terms before sharing weights trained on it outside IEMOCAP licensees (private or gated "
-    "repositories).",
-}
 #: training arguments listed under "Training hyper-parameters", in this order (missing or ``None`` ones are skipped)
 HYPERPARAMETER_FIELDS = (
     "backbone_learning_rate",
@@ -235,7 +226,7 @@ class UniMSEModelCardData(CardData):
             ["group", "trainable parameters"], [[group, f"{n:,}"] for group, n in self.trainable_parameters.items()]
         )
         data["corpus_names"] = [CORPUS_NAMES[corpus] for corpus in self.corpora]
-        data["licence_notes"] = {CORPUS_NAMES[c]: CORPUS_LICENCE_NOTES[c] for c in self.corpora}
+        data["licence_notes"] = {CORPUS_NAMES[c]: CORPUS_LICENSES[c][1] for c in self.corpora}
         data["citations"] = "\n".join(CITATIONS[key] for key in ["unimse", *self.corpora])
         data["versions"] = framework_versions()
         data["usage_model_id"] = self.model_id or "path/to/this-model"
