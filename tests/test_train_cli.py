@@ -55,6 +55,8 @@ def test_train_tiny_config_end_to_end_then_evaluate(source, tmp_path, capsys):  
     assert results["eval_meld_num_samples"] == len(MELD_ROWS["dev"])
     assert results["test_meld_num_samples"] == len(MELD_ROWS["test"])
     assert "train_loss" in results and "eval_dev_score" in results
+    card = (out / "README.md").read_text()
+    assert "split: validation_meld" in card and "split: test_meld" in card  # the card holds dev and test results
     model = AutoModelForSeq2SeqLM.from_pretrained(out)
     assert type(model).__name__ == "UniMSEForConditionalGeneration"
     assert type(AutoProcessor.from_pretrained(out)).__name__ == "UniMSEProcessor"

@@ -251,3 +251,13 @@ def test_dev_score_is_the_mean_of_one_headline_metric_per_corpus():
     assert compute_dev_score({"meld_num_samples": 5, "meld_weighted_f1": math.nan, "iemocap_num_samples": 1,
                               "iemocap_weighted_f1": 0.5}) == pytest.approx(0.25)  # fmt: skip
     assert compute_dev_score({"num_samples": 0}) is None
+
+
+def test_any_collator_of_model_inputs_works_and_references_come_from_the_eval_dataset(tmp_path, processor):
+    dev = synthetic_rows(8, 1, "validation")
+    trainer = UniMSETrainer(
+        model=tiny_model(processor), args=training_args(tmp_path), eval_dataset=dev,
+        data_collator=UniMSEDataCollator(processor), processing_class=processor,
+    )  # fmt: skip
+    metrics = trainer.evaluate()
+    assert metrics["eval_meld_num_samples"] == 8 and "eval_meld_weighted_f1" in metrics and "eval_dev_score" in metrics

@@ -244,6 +244,8 @@ def run_training(model_args: ModelArguments, data_args: DataArguments, args: Uni
     tests = _splits(dataset, data_args.test_splits, "test", "test_splits")
     model, processor = build_model_and_processor(model_args, data_args, train)
     trainer = UniMSETrainer(model=model, args=args, train_dataset=train, eval_dataset=dev, processing_class=processor)
+    if not Path(data_args.dataset_name).exists():  # a Hub id: the card links the dataset
+        trainer.model_card_data.dataset_id = data_args.dataset_name
     if dev is None and args.eval_strategy != "no":
         raise SystemExit("eval_strategy needs dev splits, and the dataset has none: set eval_strategy: 'no'")
     result = trainer.train()
@@ -259,6 +261,7 @@ def run_training(model_args: ModelArguments, data_args: DataArguments, args: Uni
         trainer.save_metrics(prefix, metrics)
         print(results_table(metrics, prefix))
         everything.update(metrics)
+    trainer.write_model_card(args.output_dir)  # again, now with the dev and test results
     return everything
 
 
