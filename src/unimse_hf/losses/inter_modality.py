@@ -1,4 +1,4 @@
-"""In-batch InfoNCE between the text representation and one other modality (paper §3.4, inter-modality contrastive
+"""In-batch InfoNCE between the text representation and one other modality (the paper's inter-modality contrastive
 learning)."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class InterModalityContrastiveLoss(nn.Module):
     Both sides are cast to float32 and L2-normalised; ``logits[i, j] = a_i · o_j / temperature``. Sample ``i``'s
     positive is ``o_i`` and every other present sample of the batch is a negative, so the target of row ``i`` is
     ``i`` (the diagonal). This pulls the representations of the same utterance together across modalities and
-    pushes those of different utterances apart (paper §3.4).
+    pushes those of different utterances apart (docs/method.md#contrastive-learning).
 
     Samples whose ``present`` flag is False (no frames of the modality) are removed before the logits are built:
     they are neither anchors nor negatives, so the loss of the other samples is the loss of the batch without them.
@@ -50,7 +50,7 @@ class InterModalityContrastiveLoss(nn.Module):
         symmetric: Average both directions (default) or use anchor -> other only.
 
     References:
-        - Hu et al., UniMSE (EMNLP 2022), §3.4 inter-modality contrastive learning: https://arxiv.org/abs/2211.11256
+        - Hu et al., UniMSE (EMNLP 2022), inter-modality contrastive learning: https://arxiv.org/abs/2211.11256
         - van den Oord et al., Representation Learning with Contrastive Predictive Coding (InfoNCE), 2018:
           https://arxiv.org/abs/1807.03748
 
