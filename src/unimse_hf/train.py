@@ -233,7 +233,8 @@ def results_table(metrics: dict[str, float], prefix: str) -> str:
 def run_training(model_args: ModelArguments, data_args: DataArguments, args: UniMSETrainingArguments) -> dict:
     """Train, select on the dev splits, score the test splits once, save everything; returns all metrics."""
     set_seed(args.seed)
-    dataset = load_unified_dataset(data_args)
+    with args.main_process_first(desc="loading the dataset"):  # one process fills the datasets cache, then the rest
+        dataset = load_unified_dataset(data_args)
     if data_args.train_split not in dataset:
         raise SystemExit(f"train_split {data_args.train_split!r} is not a split of the dataset: {list(dataset)}")
     train = dataset[data_args.train_split]
@@ -251,6 +252,7 @@ def run_training(model_args: ModelArguments, data_args: DataArguments, args: Uni
     result = trainer.train()
     trainer.save_model()
     trainer.save_state()
+    result.metrics["world_size"] = args.world_size  # the processes that trained, into train/all_results.json
     everything = dict(result.metrics)
     trainer.log_metrics("train", result.metrics)
     trainer.save_metrics("train", result.metrics)
@@ -259,7 +261,8 @@ def run_training(model_args: ModelArguments, data_args: DataArguments, args: Uni
             continue
         metrics = trainer.evaluate(split, metric_key_prefix=prefix)
         trainer.save_metrics(prefix, metrics)
-        print(results_table(metrics, prefix))
+        if trainer.is_world_process_zero():
+            print(results_table(metrics, prefix))
         everything.update(metrics)
     trainer.write_model_card(args.output_dir)  # again, now with the dev and test results
     return everything

@@ -15,6 +15,7 @@ writes ``learning_curves.png`` and one ``confusion_matrix_<prefix>_<corpus>.png`
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Mapping
@@ -274,6 +275,20 @@ class UniMSETrainer(Seq2SeqTrainer):
         if labels is None:  # rows without targets: -100 placeholders keep the tuple shape
             labels = torch.full((len(references[0]), 1), -100, dtype=torch.long, device=references[0].device)
         return loss, generated, (labels, *references)
+
+    def evaluation_loop(self, *args, **kwargs):
+        """``Trainer.evaluation_loop`` gathering with ``accelerator.gather_for_metrics``: with several processes the
+        sampler repeats samples to even out the last batch, and ``gather_for_metrics`` drops them again, so every
+        dev sample is scored exactly once. (``Seq2SeqTrainer`` gathers with plain ``gather``, which keeps them, for
+        the sake of ``num_return_sequences`` > 1; the per-corpus metrics take one generation per sample.)"""
+        returned = (getattr(self, "_gen_kwargs", None) or {}).get("num_return_sequences") or 1
+        if returned != 1:
+            raise ValueError(f"num_return_sequences must be 1 for the per-corpus metrics (one generation per "
+                             f"sample), got {returned}")  # fmt: skip
+        self.gather_function = functools.partial(
+            self.accelerator.gather_for_metrics, use_gather_object=self.args.eval_use_gather_object
+        )
+        return super().evaluation_loop(*args, **kwargs)
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval", **gen_kwargs):
         """``Seq2SeqTrainer.evaluate``; the metrics hold ``{prefix}_{corpus}_{metric}`` and ``{prefix}_dev_score``."""

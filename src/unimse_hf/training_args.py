@@ -3,12 +3,17 @@ trainable blocks (docs/method.md#training; the paper's values are the defaults).
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 from dataclasses import dataclass, field
 
+import torch
 from transformers import Seq2SeqTrainingArguments
 
 from .labels import LABEL_FIELDS
+
+logger = logging.getLogger(__name__)
 
 BACKBONE_BLOCK_CHOICES = ("paper", "all", "none")
 #: label fields the inter-sample (supervised) contrastive loss can group samples by
@@ -21,7 +26,12 @@ class UniMSETrainingArguments(Seq2SeqTrainingArguments):
 
     Changed defaults: ``predict_with_generate=True`` (the targets are generated text), ``remove_unused_columns=False``
     (the collator reads dataset columns the model does not take), ``metric_for_best_model="dev_score"`` (see
-    :meth:`UniMSETrainer.compute_dev_score`), ``generation_max_length=32``. Invalid values raise at construction.
+    :meth:`UniMSETrainer.compute_dev_score`), ``generation_max_length=32``, ``ddp_find_unused_parameters=True`` (also
+    under activation checkpointing). Invalid values raise at construction.
+
+    Several processes without an accelerator (``torchrun --nproc_per_node 2`` or ``accelerate launch --multi_gpu
+    --num_processes 2`` on a CPU-only machine) set ``use_cpu=True``: without it, accelerate opens a process group but
+    reports no distributed set-up, and every process would train alone on the whole dataset.
     """
 
     contrastive_acoustic_weight: float = field(
@@ -92,6 +102,15 @@ class UniMSETrainingArguments(Seq2SeqTrainingArguments):
     )
 
     def __post_init__(self):
+        if not self.use_cpu and launched_without_accelerator():
+            self.use_cpu = True  # DDP over gloo: see the class docstring
+            if os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true":
+                logger.warning("no GPU: accelerate ignores FSDP on CPU, the processes train with DDP over gloo")
+        if self.ddp_find_unused_parameters is None:
+            # some parameters get no gradient in some steps (the modality encoders on text-only rows, the contrastive
+            # projections with their weights at 0); the Trainer would turn DDP's detection off under activation
+            # checkpointing, and the first step would fail. UniMSE's checkpointing is non-reentrant, which allows it.
+            self.ddp_find_unused_parameters = True
         super().__post_init__()
         for name in (
             "contrastive_acoustic_weight",
@@ -137,3 +156,14 @@ class UniMSETrainingArguments(Seq2SeqTrainingArguments):
                     f"(e.g. -2 -1), got {blocks}"
                 )
         return blocks
+
+
+def launched_without_accelerator() -> bool:
+    """Whether a launcher started several processes (``WORLD_SIZE`` > 1) on a machine without a GPU or other
+    accelerator that torch knows (``torch.accelerator``; ``torch.cuda`` before torch 2.6)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False
+    accelerator = getattr(torch, "accelerator", None)
+    if accelerator is not None and hasattr(accelerator, "current_accelerator"):
+        return accelerator.current_accelerator() is None
+    return not torch.cuda.is_available()
