@@ -289,13 +289,35 @@ or as --field value after it (the command line wins); an unknown field is an err
   unimse-hf train training_args/tiny.yaml --dataset_name unified/ --dataset_config_name meld --output_dir out
   unimse-hf train training_args/paper.yaml --dataset_name unified/ --num_train_epochs 20
   accelerate launch -m unimse_hf train training_args/paper.yaml --dataset_name unified/
+  unimse-hf train training_args/tiny.yaml --seeds 1 2 3 --dataset_name unified/ --output_dir out
+    (one run per seed in out/seed-<n>/, then out/seeds_summary.json|md and out/README.md: mean ± std)
 """
+
+
+def _add_seeds_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seeds", nargs="+", type=int, metavar="N", default=None,
+                        help="train once per seed into OUTPUT_DIR/seed-<N>/ and summarise (mean ± std) in "
+                        "OUTPUT_DIR/seeds_summary.json|md and README.md; not with --seed")  # fmt: skip
 
 
 def _train(args: argparse.Namespace) -> int:
     from .train import parse_config, run_training
 
-    run_training(*parse_config(args.config, args.overrides))
+    seeds, overrides = args.seeds, args.overrides
+    if any(value == "--seeds" or value.startswith("--seeds=") for value in overrides):
+        # after CONFIG, --seeds is among the overrides (argparse.REMAINDER): take it out with the same definition
+        seeds_parser = argparse.ArgumentParser(prog="unimse-hf train", add_help=False, allow_abbrev=False)
+        _add_seeds_argument(seeds_parser)
+        found, overrides = seeds_parser.parse_known_args(overrides)
+        if seeds is not None:
+            raise SystemExit(f"train: --seeds given twice, got {seeds} and {found.seeds}")
+        seeds = found.seeds
+    if seeds is None:
+        run_training(*parse_config(args.config, overrides))
+    else:
+        from .seeds import run_seeds
+
+        run_seeds(args.config, overrides, seeds)
     return 0
 
 
@@ -310,6 +332,7 @@ def _add_train_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("config", metavar="CONFIG", nargs="?", help="YAML file of field: value (training_args/)")
+    _add_seeds_argument(parser)
     parser.add_argument("overrides", nargs=argparse.REMAINDER, help="--field value pairs overriding CONFIG")
     parser.set_defaults(handler=_train)
 

@@ -249,7 +249,11 @@ def run_training(model_args: ModelArguments, data_args: DataArguments, args: Uni
         trainer.model_card_data.dataset_id = data_args.dataset_name
     if dev is None and args.eval_strategy != "no":
         raise SystemExit("eval_strategy needs dev splits, and the dataset has none: set eval_strategy: 'no'")
-    result = trainer.train()
+    resume = args.resume_from_checkpoint
+    if resume is not None and not (Path(resume) / "trainer_state.json").is_file():
+        raise SystemExit(f"resume_from_checkpoint must be a checkpoint-<step> folder (with trainer_state.json) of "
+                         f"an earlier run, got {resume!r}")  # fmt: skip
+    result = trainer.train(resume_from_checkpoint=resume)
     trainer.save_model()
     trainer.save_state()
     result.metrics["world_size"] = args.world_size  # the processes that trained, into train/all_results.json

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import datasets
 import torch
-from transformers import Seq2SeqTrainer
+from transformers import Seq2SeqTrainer, TrainerCallback
 
 from .data_collator import UniMSEDataCollator, pop_metadata
 from .labels import CORPORA, REFERENCE_KEYS
@@ -156,6 +156,7 @@ class UniMSETrainer(Seq2SeqTrainer):
         self._plots_unavailable_logged = False
         self.model_card_data = UniMSEModelCardData() if model_card_data is None else model_card_data
         self.add_callback(ModelCardCallback(self))
+        self.add_callback(LossPartsCallback(self))
 
     # --- parameters ---------------------------------------------------------------------------------------------
 
@@ -374,6 +375,18 @@ class UniMSETrainer(Seq2SeqTrainer):
         path.parent.mkdir(parents=True, exist_ok=True)
         generate_model_card(data).save(path)
         return path
+
+
+class LossPartsCallback(TrainerCallback):
+    """Start the loss-part averages at the step a ``train()`` call starts from: a resumed run's first log then
+    averages over the steps since the checkpoint, like ``loss``, not over every step since step 0."""
+
+    def __init__(self, trainer: UniMSETrainer):
+        self.trainer = trainer
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.trainer._loss_parts.clear()
+        self.trainer._loss_parts_logged_step = state.global_step
 
 
 def with_dev_score(compute_metrics):
