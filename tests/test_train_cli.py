@@ -16,7 +16,7 @@ CONFIGS = sorted((Path(__file__).resolve().parents[1] / "training_args").glob("*
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda path: path.stem)
 def test_every_config_parses_into_the_three_argument_classes(config, tmp_path):
-    model_args, data_args, args = parse_config(config, ["--output_dir", str(tmp_path)])
+    model_args, data_args, args, _ = parse_config(config, ["--output_dir", str(tmp_path)])  # _: LoraArguments
     assert isinstance(model_args, ModelArguments) and isinstance(data_args, DataArguments)
     assert isinstance(args, UniMSETrainingArguments) and args.output_dir == str(tmp_path)
     assert model_args.model_name_or_path or model_args.tokenizer_name
@@ -26,7 +26,7 @@ def test_every_config_parses_into_the_three_argument_classes(config, tmp_path):
 
 def test_command_line_values_override_the_file_and_unknown_fields_fail(tmp_path):
     tiny = next(path for path in CONFIGS if path.stem == "tiny")
-    _, data_args, args = parse_config(tiny, ["--num_train_epochs", "3", "--text_only", "--seed", "7"])
+    _, data_args, args, _ = parse_config(tiny, ["--num_train_epochs", "3", "--text_only", "--seed", "7"])
     assert args.num_train_epochs == 3 and args.seed == 7 and data_args.text_only
     with pytest.raises(SystemExit, match=r"unknown arguments \['--num_epochs', '3'\]"):
         parse_config(tiny, ["--num_epochs", "3"])

@@ -363,6 +363,35 @@ def _add_evaluate_parser(subparsers) -> None:
     parser.set_defaults(handler=_evaluate)
 
 
+def _merge_lora(args: argparse.Namespace) -> int:
+    from .lora import merge_lora
+
+    run_dir = Path(args.run_dir)
+    if not run_dir.is_dir():
+        raise SystemExit(f"merge-lora: RUN_DIR must be a LoRA run folder, got {str(run_dir)!r}, which is not a folder")
+    try:
+        merged = merge_lora(run_dir, args.out_dir)
+    except (ImportError, ValueError) as error:
+        raise SystemExit(f"merge-lora: {error}") from error
+    parameters = sum(parameter.numel() for parameter in merged.parameters())
+    print(f"merged the LoRA adapter of {run_dir} into its base model -> {args.out_dir} ({parameters:,} parameters)")
+    return 0
+
+
+def _add_merge_lora_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "merge-lora",
+        help="merge the LoRA adapter of a `train` run (use_lora: true) into a plain UniMSE folder",
+        description="Load the base model and the LoRA adapter of RUN_DIR (a folder written by `unimse-hf train` "
+        "with use_lora: true), fold the adapter into the base weights and save a plain "
+        "UniMSEForConditionalGeneration folder (safetensors + remote code) with the processor to OUT_DIR; it loads "
+        "with AutoModelForSeq2SeqLM and needs no peft. Needs peft: pip install 'unimse-hf[peft]'.",
+    )
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="a LoRA run folder (adapter_config.json, base_model/)")
+    parser.add_argument("out_dir", metavar="OUT_DIR", help="folder to write the merged model to")
+    parser.set_defaults(handler=_merge_lora)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unimse-hf", description="UniMSE for the Hugging Face ecosystem")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -370,6 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_build_dataset_parser(subparsers)
     _add_train_parser(subparsers)
     _add_evaluate_parser(subparsers)
+    _add_merge_lora_parser(subparsers)
     return parser
 
 

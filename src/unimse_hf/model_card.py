@@ -120,6 +120,8 @@ class UniMSEModelCardData(CardData):
     trainable_parameters: dict[str, int] = field(default_factory=dict, init=False)
     trainable_backbone_blocks: list[str] = field(default_factory=list, init=False)
     total_parameters: int | None = field(default=None, init=False)
+    #: for a LoRA adapter (:func:`~unimse_hf.lora.lora_summary`): rank, alpha, targets, modules_to_save, ...
+    lora: dict[str, Any] = field(default_factory=dict, init=False)
     model_config: dict[str, Any] = field(default_factory=dict, init=False)
     training_summary: dict[str, Any] = field(default_factory=dict, init=False)
     training_log: list[dict[str, Any]] = field(default_factory=list, init=False)
@@ -132,14 +134,19 @@ class UniMSEModelCardData(CardData):
     # --- collection ---------------------------------------------------------------------------------------------
 
     def update_from_trainer(self, trainer: UniMSETrainer) -> None:
-        """Record the base model, configuration, trainable set, hyper-parameters, corpora and training log."""
+        """Record the base model, configuration, trainable set, hyper-parameters, corpora and training log (and the
+        LoRA set-up of a ``PeftModel``, whose ``total_parameters`` are those of its base model)."""
+        from .lora import base_parameter_count, lora_summary
+
         model = trainer.accelerator.unwrap_model(trainer.model)
         config = model.config
         if self.base_model is None and getattr(config, "_name_or_path", ""):
             self.base_model = str(config._name_or_path)
         self.model_config = {name: getattr(config, name) for name in CONFIG_FIELDS if hasattr(config, name)}
         self.trainable_parameters = dict(getattr(trainer, "trainable_parameter_counts", {}))
-        self.total_parameters = sum(parameter.numel() for parameter in model.parameters())
+        self.total_parameters = base_parameter_count(model)
+        self.lora = lora_summary(model)
+        self.tags += [tag for tag in (("lora", "peft") if self.lora else ()) if tag not in self.tags]
         self.trainable_backbone_blocks = list(getattr(trainer.args, "trainable_backbone_blocks", []))
         self.hyperparameters = hyperparameters(trainer.args)
         corpora = dataset_corpora(trainer.train_dataset)

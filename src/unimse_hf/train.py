@@ -1,11 +1,12 @@
 """The training and evaluation runs behind ``unimse-hf train`` and ``unimse-hf evaluate``.
 
-A run reads three dataclasses (:class:`ModelArguments`, :class:`DataArguments`,
-:class:`~unimse_hf.training_args.UniMSETrainingArguments`) from one YAML file (``training_args/``) with command-line
-overrides, trains on the ``train`` split of a unified dataset (a folder written by ``unimse-hf build-dataset`` or a
-Hub id), selects checkpoints on the dev splits only, scores the test splits once at the end, and writes the model
-(safetensors + remote code), the processor, the model card, ``trainer_state.json`` and the HF-style
-``train_results.json`` / ``eval_results.json`` / ``test_results.json`` / ``all_results.json``.
+A run reads four dataclasses (:class:`ModelArguments`, :class:`DataArguments`,
+:class:`~unimse_hf.training_args.UniMSETrainingArguments`, :class:`~unimse_hf.lora.LoraArguments`) from one YAML
+file (``training_args/``) with command-line overrides, trains on the ``train`` split of a unified dataset (a folder
+written by ``unimse-hf build-dataset`` or a Hub id), selects checkpoints on the dev splits only, scores the test
+splits once at the end, and writes the model (safetensors + remote code; with ``use_lora``, the LoRA adapter), the
+processor, the model card, ``trainer_state.json`` and the HF-style ``train_results.json`` / ``eval_results.json`` /
+``test_results.json`` / ``all_results.json``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from transformers import AutoConfig, AutoTokenizer, HfArgumentParser, set_seed
 from .configuration_unimse import UniMSEConfig
 from .feature_extraction_unimse import UniMSEFeatureExtractor
 from .labels import CORPORA
+from .lora import LoraArguments, apply_lora, load_lora_run
 from .modeling_unimse import UniMSEForConditionalGeneration
 from .processing_unimse import UniMSEProcessor
 from .trainer import UniMSETrainer
@@ -87,12 +89,14 @@ class DataArguments:
     max_target_length: int = field(default=32, metadata={"help": "Target token limit."})
 
 
-PARSER_CLASSES = (ModelArguments, DataArguments, UniMSETrainingArguments)
+PARSER_CLASSES = (ModelArguments, DataArguments, UniMSETrainingArguments, LoraArguments)
 
 
-def parse_config(config_file: str | Path | None, overrides: list[str]) -> tuple[ModelArguments, DataArguments,
-                                                                               UniMSETrainingArguments]:  # fmt: skip
-    """Read the YAML file and apply ``--field value`` overrides; an unknown field (in either) is an error naming it."""
+def parse_config(
+    config_file: str | Path | None, overrides: list[str]
+) -> tuple[ModelArguments, DataArguments, UniMSETrainingArguments, LoraArguments]:
+    """Read the YAML file and apply ``--field value`` overrides; an unknown field (in either) is an error naming it.
+    Returns one instance of each of :data:`PARSER_CLASSES`, in that order."""
     values: dict[str, Any] = {}
     if config_file is not None:
         path = Path(config_file)
@@ -110,7 +114,7 @@ def parse_config(config_file: str | Path | None, overrides: list[str]) -> tuple[
             action.default = argparse.SUPPRESS
     given, unknown = parser.parse_known_args(overrides)
     if unknown:
-        raise SystemExit(f"train: unknown arguments {unknown}; every field of the three argument classes is accepted")
+        raise SystemExit(f"train: unknown arguments {unknown}; every field of the argument classes is accepted")
     values.update(vars(given))
     known = {f for cls in PARSER_CLASSES for f in cls.__dataclass_fields__}
     extra = sorted(set(values) - known)
@@ -174,9 +178,13 @@ def _frame_dims(dataset: datasets.Dataset) -> dict[str, int]:
 
 
 def build_model_and_processor(
-    model_args: ModelArguments, data_args: DataArguments, train: datasets.Dataset
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    train: datasets.Dataset,
+    lora_args: LoraArguments | None = None,
 ) -> tuple[UniMSEForConditionalGeneration, UniMSEProcessor]:
-    """A UniMSE model (warm-started, loaded or from scratch) and its processor, sized to the dataset's frames."""
+    """A UniMSE model (warm-started, loaded or from scratch) and its processor, sized to the dataset's frames; with
+    ``lora_args.use_lora`` the model is a LoRA ``PeftModel`` of it (:func:`~unimse_hf.lora.apply_lora`)."""
     overrides = model_args.model_config or {}
     if isinstance(overrides, str):
         overrides = json.loads(overrides)
@@ -208,6 +216,8 @@ def build_model_and_processor(
         tokenizer, feature_extractor, prefix=data_args.prefix, context_window=data_args.context_window,
         max_source_length=data_args.max_source_length, max_target_length=data_args.max_target_length,
     )  # fmt: skip
+    if lora_args is not None and lora_args.use_lora:
+        model = apply_lora(model, lora_args)
     return model, processor
 
 
@@ -230,8 +240,10 @@ def results_table(metrics: dict[str, float], prefix: str) -> str:
     return "\n".join(lines)
 
 
-def run_training(model_args: ModelArguments, data_args: DataArguments, args: UniMSETrainingArguments) -> dict:
-    """Train, select on the dev splits, score the test splits once, save everything; returns all metrics."""
+def run_training(model_args: ModelArguments, data_args: DataArguments, args: UniMSETrainingArguments,
+                 lora_args: LoraArguments | None = None) -> dict:  # fmt: skip
+    """Train, select on the dev splits, score the test splits once, save everything; returns all metrics. With
+    ``lora_args.use_lora`` the output folder holds a LoRA adapter (``unimse-hf merge-lora`` merges it)."""
     set_seed(args.seed)
     with args.main_process_first(desc="loading the dataset"):  # one process fills the datasets cache, then the rest
         dataset = load_unified_dataset(data_args)
@@ -243,7 +255,7 @@ def run_training(model_args: ModelArguments, data_args: DataArguments, args: Uni
     dev = _concatenate(dataset, _splits(dataset, data_args.eval_splits, "validation", "eval_splits"),
                        data_args.max_eval_samples)  # fmt: skip
     tests = _splits(dataset, data_args.test_splits, "test", "test_splits")
-    model, processor = build_model_and_processor(model_args, data_args, train)
+    model, processor = build_model_and_processor(model_args, data_args, train, lora_args)
     trainer = UniMSETrainer(model=model, args=args, train_dataset=train, eval_dataset=dev, processing_class=processor)
     if not Path(data_args.dataset_name).exists():  # a Hub id: the card links the dataset
         trainer.model_card_data.dataset_id = data_args.dataset_name
@@ -282,7 +294,8 @@ def run_evaluation(model_dir: str, data_args: DataArguments, splits: list[str], 
     missing = [name for name in splits if name not in dataset]
     if missing:
         raise SystemExit(f"--split names {missing}, which the dataset lacks; it has {list(dataset)}")
-    model = UniMSEForConditionalGeneration.from_pretrained(model_dir)
+    lora = (Path(model_dir) / "adapter_config.json").is_file()  # a LoRA run folder: base + adapter
+    model = load_lora_run(model_dir) if lora else UniMSEForConditionalGeneration.from_pretrained(model_dir)
     processor = AutoProcessor.from_pretrained(model_dir)
     args = UniMSETrainingArguments(output_dir=output_dir or model_dir, per_device_eval_batch_size=batch_size,
                                    report_to="none", use_cpu=not torch.cuda.is_available())  # fmt: skip

@@ -27,6 +27,7 @@ from transformers import Seq2SeqTrainer, TrainerCallback
 
 from .data_collator import UniMSEDataCollator, pop_metadata
 from .labels import CORPORA, REFERENCE_KEYS
+from .lora import is_peft_model, peft_free_name, save_base_model
 from .losses import InterModalityContrastiveLoss, SupervisedContrastiveLoss
 from .metrics import UniMSEComputeMetrics
 from .model_card import ModelCardCallback, UniMSEModelCardData, generate_model_card
@@ -61,7 +62,10 @@ def compute_dev_score(metrics: Mapping[str, float], prefix: str = "") -> float |
 
 def parameter_group(name: str) -> str:
     """``"modality"`` (acoustic/visual encoders, contrastive projections), ``"fusion"`` (PMF) or ``"backbone"``
-    (every T5 parameter) for a parameter name of :class:`~unimse_hf.UniMSEForConditionalGeneration`."""
+    (every T5 parameter) for a parameter name of :class:`~unimse_hf.UniMSEForConditionalGeneration`, or of a
+    LoRA ``PeftModel`` of it: a LoRA matrix is ``"backbone"`` and a ``modules_to_save`` copy takes its module's
+    group (:func:`~unimse_hf.lora.peft_free_name`)."""
+    name = peft_free_name(name)
     if ".fusion." in f".{name}":
         return "fusion"
     if "acoustic_encoder." in name or "visual_encoder." in name or name.endswith("_projection.weight"):
@@ -162,13 +166,19 @@ class UniMSETrainer(Seq2SeqTrainer):
 
     def select_trainable_parameters(self) -> dict[str, int]:
         """Freeze the T5 parameters outside ``args.trainable_backbone_blocks``; fusion, modality encoders and
-        projections always train. Returns the trainable parameter count per group."""
+        projections always train. Returns the trainable parameter count per group.
+
+        A LoRA ``PeftModel`` (:func:`~unimse_hf.lora.apply_lora`) keeps the trainable set peft gave it (the LoRA
+        matrices, counted as ``"backbone"``, and the ``modules_to_save`` copies); ``trainable_backbone_blocks`` is
+        then not applied."""
         model = self.accelerator.unwrap_model(self.model)
-        keep = trainable_backbone_names(model, self.args.trainable_backbone_blocks)
+        peft = is_peft_model(model)
+        keep = set() if peft else trainable_backbone_names(model, self.args.trainable_backbone_blocks)
         counts = dict.fromkeys(PARAMETER_GROUPS, 0)
         for name, parameter in model.named_parameters():
             group = parameter_group(name)
-            parameter.requires_grad_(group != "backbone" or name in keep)
+            if not peft:
+                parameter.requires_grad_(group != "backbone" or name in keep)
             counts[group] += parameter.numel() if parameter.requires_grad else 0
         self.trainable_parameter_counts = counts
         return counts
@@ -329,8 +339,12 @@ class UniMSETrainer(Seq2SeqTrainer):
     # --- model card ---------------------------------------------------------------------------------------------
 
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
-        """``Trainer.save_model``, then the model card as ``README.md`` in the same folder."""
+        """``Trainer.save_model``, then the model card as ``README.md`` in the same folder. A LoRA ``PeftModel``
+        saves its adapter, and ``base_model/`` describes its base (:func:`~unimse_hf.lora.save_base_model`)."""
         super().save_model(output_dir, _internal_call)
+        model = self.accelerator.unwrap_model(self.model)
+        if is_peft_model(model) and self.args.should_save:
+            save_base_model(model, self.args.output_dir if output_dir is None else output_dir)
         self.write_model_card(self.args.output_dir if output_dir is None else output_dir)
 
     def create_model_card(
