@@ -27,6 +27,13 @@ from test_build_dataset_cli import MELD_HEADER
 from unimse_hf.cli import main
 from unimse_hf.training_args import UniMSETrainingArguments, launched_without_accelerator
 
+# the training argument that turns activation checkpointing on (transformers 5.18 renamed gradient_checkpointing)
+CHECKPOINTING_FIELD = next(
+    name
+    for name in ("activation_checkpointing", "gradient_checkpointing")
+    if name in UniMSETrainingArguments.__dataclass_fields__
+)
+
 TINY = Path(__file__).resolve().parents[1] / "training_args" / "tiny.yaml"
 TORCHRUN = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
 #: float32 sums over ~100 target tokens grouped per process instead of all at once, and gloo's all-reduce adding the
@@ -89,7 +96,7 @@ def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path):
     # activation checkpointing on: DDP must still find the parameters a text-only step leaves without gradient
     common = ["--dataset_name", str(data), "--dataset_config_name", "meld", "--num_train_epochs", "2",
               "--logging_steps", "1", "--per_device_eval_batch_size", "2", "--seed", "0",
-              "--activation_checkpointing", "true"]  # fmt: skip
+              f"--{CHECKPOINTING_FIELD}", "true"]  # fmt: skip
 
     one = tmp_path / "one"
     args = ["train", str(TINY), *common, "--per_device_train_batch_size", "4", "--use_cpu", "true"]

@@ -7,9 +7,11 @@ a resume that replays a different batch or dropout mask.
 
 import json
 
+import accelerate
 import pytest
 import torch
 import yaml
+from packaging.version import Version
 from safetensors.torch import load_file
 from test_build_dataset_cli import source  # noqa: F401  (the synthetic MELD/MOSI/MOSEI source fixture)
 from test_train_cli import CONFIGS
@@ -19,6 +21,13 @@ from transformers import TrainerCallback
 from unimse_hf import UniMSEForConditionalGeneration
 from unimse_hf.cli import main
 from unimse_hf.trainer import UniMSETrainer
+
+# a resume in the middle of an epoch replays the epoch's data order through accelerate: exact with accelerate 1.15,
+# not with 1.3 or 1.6 (the floor environment); releases in between were not bisected
+exact_mid_epoch = pytest.mark.skipif(
+    Version(accelerate.__version__) < Version("1.15"),
+    reason=f"exact mid-epoch resume is checked with accelerate >= 1.15, found {accelerate.__version__}",
+)
 
 DROPOUT = {"dropout_rate": 0.1, "modality_dropout": 0.1}  # on, so that a wrong RNG state changes the weights
 LOSS_PARTS = ("ce_loss", "contrastive_acoustic_loss", "contrastive_visual_loss")
@@ -49,7 +58,9 @@ def assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
     assert not different, different
 
 
-@pytest.mark.parametrize("stop", [6, 10], ids=["mid-epoch", "epoch-boundary"])  # 5 steps per epoch
+@pytest.mark.parametrize(
+    "stop", [pytest.param(6, id="mid-epoch", marks=exact_mid_epoch), pytest.param(10, id="epoch-boundary")]
+)  # 5 steps per epoch
 def test_trainer_resumed_from_a_checkpoint_ends_with_the_uninterrupted_weights(tmp_path, processor, stop):  # noqa: F811
     train = synthetic_rows(40, 0, "train")
 
@@ -88,6 +99,7 @@ def test_trainer_resumed_from_a_checkpoint_ends_with_the_uninterrupted_weights(t
         previous = log["step"]
 
 
+@exact_mid_epoch
 def test_train_cli_resume_from_checkpoint_ends_with_the_uninterrupted_weights(source, tmp_path):  # noqa: F811
     data = tmp_path / "unified"
     assert main(["build-dataset", "meld", "--source", str(source / "meld"), "--out", str(data), "--no-progress"]) == 0
@@ -115,7 +127,9 @@ def test_train_cli_resume_from_checkpoint_ends_with_the_uninterrupted_weights(so
             "log_history"] if "loss" in log} for run in ("full", "resumed")
     )  # fmt: skip
     assert resumed_losses == full_losses and len(full_losses) == 12
+    # train_loss: the mean over the resumed steps 6-12 (transformers >= 5.18) or over all 12 steps (5.17)
     train_loss = json.loads((tmp_path / "resumed" / "train_results.json").read_text())["train_loss"]
-    assert train_loss == pytest.approx(sum(full_losses[step] for step in range(6, 13)) / 7, rel=1e-5)
+    means = [sum(full_losses[step] for step in steps) / len(steps) for steps in (range(6, 13), range(1, 13))]
+    assert train_loss == pytest.approx(means[0], rel=1e-5) or train_loss == pytest.approx(means[1], rel=1e-5)
     with pytest.raises(SystemExit, match=r"resume_from_checkpoint must be a checkpoint-<step> folder.*'nowhere'"):
         main([*common, "--output_dir", str(tmp_path / "bad"), "--resume_from_checkpoint", "nowhere"])
