@@ -26,7 +26,7 @@ class UniMSETrainingArguments(Seq2SeqTrainingArguments):
 
     Changed defaults: ``predict_with_generate=True`` (the targets are generated text), ``remove_unused_columns=False``
     (the collator reads dataset columns the model does not take), ``metric_for_best_model="dev_score"`` (see
-    :meth:`UniMSETrainer.compute_dev_score`), ``generation_max_length=32``, ``ddp_find_unused_parameters=True`` (also
+    :func:`unimse_hf.trainer.compute_dev_score`), ``generation_max_length=32``, ``ddp_find_unused_parameters=True`` (also
     under activation checkpointing). Invalid values raise at construction.
 
     Several processes without an accelerator (``torchrun --nproc_per_node 2`` or ``accelerate launch --multi_gpu
