@@ -26,8 +26,8 @@ class UniMSETrainingArguments(Seq2SeqTrainingArguments):
 
     Changed defaults: ``predict_with_generate=True`` (the targets are generated text), ``remove_unused_columns=False``
     (the collator reads dataset columns the model does not take), ``metric_for_best_model="dev_score"`` (see
-    :func:`unimse_hf.trainer.compute_dev_score`), ``generation_max_length=32``, ``ddp_find_unused_parameters=True`` (also
-    under activation checkpointing). Invalid values raise at construction.
+    :func:`unimse_hf.trainer.compute_dev_score`), ``generation_max_length=32``,
+    ``ddp_find_unused_parameters=True`` (also under activation checkpointing). Invalid values raise at construction.
 
     Several processes without an accelerator (``torchrun --nproc_per_node 2`` or ``accelerate launch --multi_gpu
     --num_processes 2`` on a CPU-only machine) set ``use_cpu=True``: without it, accelerate opens a process group but
