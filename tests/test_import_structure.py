@@ -47,7 +47,9 @@ LIGHT_MODULES: list[Path] = sorted(
      *HUB_DATASETS.glob("*.py")]
 )  # fmt: skip
 #: Files copied as Hub remote code: they keep their own copy of a shared constant.
-REMOTE_CODE: tuple[str, ...] = ("modeling_unimse.py", "processing_unimse.py", "feature_extraction_unimse.py")
+REMOTE_CODE: tuple[str, ...] = (
+    "modeling_unimse.py", "processing_unimse.py", "feature_extraction_unimse.py", "pipeline_unimse.py"
+)  # fmt: skip
 
 
 def _module_name(path: Path) -> str:

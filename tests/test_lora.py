@@ -16,7 +16,7 @@ import yaml
 from conftest import TINY_T5
 from test_build_dataset_cli import MELD_ROWS, source  # noqa: F401  (source: the synthetic MELD source fixture)
 from test_trainer import ACOUSTIC_DIM, VISUAL_DIM, processor, synthetic_rows, tiny_model, training_args  # noqa: F401
-from transformers import AutoModelForSeq2SeqLM, AutoProcessor, T5Config, T5ForConditionalGeneration
+from transformers import AutoModelForSeq2SeqLM, AutoProcessor, T5Config, T5ForConditionalGeneration, pipeline
 
 from unimse_hf import UniMSEForConditionalGeneration
 from unimse_hf.cli import main
@@ -216,7 +216,10 @@ def test_a_tiny_lora_run_trains_evaluates_per_corpus_and_saves_an_adapter_folder
     for name in (*ADAPTER_FILES, "processor_config.json", "tokenizer.json", "README.md", "base_model/config.json",
                  "base_model/model.safetensors", "base_model/generation_config.json"):  # fmt: skip
         assert (out / name).is_file(), name
-    assert not (out / "model.safetensors").exists() and not (out / "config.json").exists()
+    assert not (out / "model.safetensors").exists()
+    base_config = json.loads((out / "base_model/config.json").read_text())
+    base_config.pop("custom_pipelines")  # base_model/ is a full save_pretrained folder; the top one a config only
+    assert json.loads((out / "config.json").read_text()) == base_config
     checkpoint = next(out.glob("checkpoint-*"))
     assert all((checkpoint / name).is_file() for name in (*ADAPTER_FILES, "base_model/config.json"))
     adapter = json.loads((out / "adapter_config.json").read_text())
@@ -308,6 +311,19 @@ def test_adapter_and_merged_model_give_the_same_logits_and_generations(lora_run)
     # and the adapter matters: the base model alone gives other logits
     with lora_run.model.disable_adapter():
         assert not torch.allclose(logits(lora_run.model, model_inputs()[2], labels), outputs[2][0], atol=1e-3)
+
+
+@requires_peft
+def test_the_pipeline_loads_a_lora_run_folder_as_its_base_with_the_adapter_merged(lora_run):
+    classifier = pipeline("multimodal-sentiment", model=str(lora_run.run_dir))
+    assert type(classifier.model) is UniMSEForConditionalGeneration and not is_peft_model(classifier.model)
+    processor = classifier.processor
+    acoustic = torch.randn(4, ACOUSTIC_DIM, generator=torch.Generator().manual_seed(0)).numpy()
+    for text, frames in (("I love it", None), ("so sad", acoustic)):
+        with torch.no_grad():
+            expected = generate(lora_run.model, processor(text, acoustic=frames))
+        out = classifier({"text": text, "acoustic": frames}, max_new_tokens=8, do_sample=False, num_beams=1)
+        assert out["generated"] == processor.decode(expected[0])
 
 
 @requires_peft

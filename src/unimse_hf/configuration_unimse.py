@@ -4,6 +4,8 @@ This file imports only ``transformers`` and ``huggingface_hub`` so that ``save_p
 the weights as remote code (``trust_remote_code=True`` loading without ``unimse_hf`` installed).
 """
 
+import sys
+
 from huggingface_hub.dataclasses import strict
 from transformers import T5Config
 
@@ -52,6 +54,10 @@ class UniMSEConfig(T5Config):
     contrastive_dim: int = 30
 
     def __post_init__(self, **kwargs):
+        if _served_by_registered_pipelines(kwargs.get("custom_pipelines")):
+            # the tasks are registered in this process (unimse_hf in use): pipeline() then takes the installed
+            # classes; a custom_pipelines entry would send it to the folder's copy, behind trust_remote_code
+            kwargs.pop("custom_pipelines")
         if kwargs.get("decoder_start_token_id") is None:
             kwargs["decoder_start_token_id"] = self.pad_token_id if self.pad_token_id is not None else 0
         super().__post_init__(**kwargs)
@@ -82,6 +88,12 @@ class UniMSEConfig(T5Config):
                     f"fusion_layers must index {stack} blocks 0..{depth - 1} ({stack} has {depth} blocks), "
                     f"got {self.fusion_layers} (out of range: {bad})"
                 )
+
+
+def _served_by_registered_pipelines(custom_pipelines: dict | None) -> bool:
+    """Whether every task of a saved ``custom_pipelines`` entry is in this process's pipeline registry."""
+    registry = getattr(sys.modules.get("transformers.pipelines"), "PIPELINE_REGISTRY", None)
+    return bool(custom_pipelines) and registry is not None and set(custom_pipelines) <= set(registry.supported_tasks)
 
 
 __all__ = ["UniMSEConfig"]

@@ -10,6 +10,8 @@ Under LoRA the T5 backbone trains only through low-rank matrices added to ``lora
 - ``base_model/``: the ``UniMSEConfig`` (and generation config) of the base model, which a T5 checkpoint alone
   cannot give (modality sizes, fusion blocks), and, for a base built from a configuration (no checkpoint to
   reload its random weights from), the base weights themselves;
+- ``config.json``: the base model's ``UniMSEConfig`` again, where ``pipeline("multimodal-sentiment",
+  model=run_dir)`` reads it;
 - the processor files and the model card (``README.md``).
 
 :func:`load_lora_run` rebuilds base + adapter from such a folder; :func:`merge_lora` (``unimse-hf merge-lora``)
@@ -202,6 +204,9 @@ def save_base_model(model: PeftModel, output_dir: str | Path) -> Path:
     from .modeling_unimse import UniMSEForConditionalGeneration
 
     base = model.get_base_model()
+    # the configuration at the top too: pipeline("multimodal-sentiment", model=run_dir) reads it there, and takes
+    # the folder for a local base + adapter (rather than the checkpoint the adapter names) only when it is there
+    base.config.save_pretrained(output_dir)
     folder = Path(output_dir) / BASE_MODEL_DIR
     if _base_checkpoint(model):
         base.config.save_pretrained(folder)

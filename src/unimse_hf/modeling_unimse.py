@@ -13,13 +13,16 @@ This file imports only ``torch`` and ``transformers`` (plus its configuration si
 
 import copy
 import inspect
+import shutil
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from torch.utils.checkpoint import checkpoint
 from transformers import initialization as init
+from transformers.dynamic_module_utils import get_relative_import_files
 from transformers.modeling_outputs import BaseModelOutputWithPastAndCrossAttentions, Seq2SeqLMOutput
 from transformers.models.t5.modeling_t5 import (
     T5Block,
@@ -40,6 +43,16 @@ PASSTHROUGH_KWARGS = frozenset(TransformersKwargs.__annotations__)
 # keyword. Both names are therefore read off the installed classes, never written as fixed strings.
 STACK_CACHE_ARGUMENT = "cache" if "cache" in inspect.signature(T5Stack.forward).parameters else "past_key_values"
 OUTPUT_CACHE_FIELD = "cache" if "cache" in {field.name for field in fields(Seq2SeqLMOutput)} else "past_key_values"
+# The pipeline file saved next to this one (with the label module it imports), and the `config.custom_pipelines`
+# entry through which `pipeline(..., trust_remote_code=True)` finds it where unimse_hf is not installed.
+PIPELINE_FILE = Path(__file__).with_name("pipeline_unimse.py")
+CUSTOM_PIPELINES = {
+    "multimodal-sentiment": {
+        "impl": "pipeline_unimse.MultimodalSentimentPipeline",
+        "pt": ["AutoModelForSeq2SeqLM"],
+        "type": "multimodal",
+    }
+}
 
 
 @dataclass
@@ -514,6 +527,31 @@ class UniMSEForConditionalGeneration(UniMSEPreTrainedModel, T5ForConditionalGene
             **{OUTPUT_CACHE_FIELD: getattr(decoder_outputs, OUTPUT_CACHE_FIELD)},
             **contrastive,
         )
+
+    def save_pretrained(self, save_directory, *args, is_main_process: bool = True, **kwargs):
+        """``PreTrainedModel.save_pretrained``; with the remote code (classes registered for an auto class, as
+        ``import unimse_hf`` does) the ``auto_map`` also names this class for ``AutoModel`` (docs/architecture.md:
+        ``AutoModel`` gives the generation model), and the ``multimodal-sentiment`` pipeline file is copied next
+        to the weights and recorded in ``config.custom_pipelines``. A model loaded as remote code has no pipeline
+        file beside it; its folders then carry none."""
+        remote_code = self._auto_class is not None
+        with_pipeline = remote_code and PIPELINE_FILE.is_file()
+        if remote_code:
+            module = type(self).__module__.rsplit(".", 1)[-1]
+            self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}),
+                                    "AutoModel": f"{module}.{type(self).__name__}"}  # fmt: skip
+        previous = self.config.__dict__.pop("custom_pipelines", None)
+        if with_pipeline:
+            self.config.custom_pipelines = CUSTOM_PIPELINES
+        try:
+            super().save_pretrained(save_directory, *args, is_main_process=is_main_process, **kwargs)
+        finally:
+            self.config.__dict__.pop("custom_pipelines", None)
+            if previous is not None and not with_pipeline:
+                self.config.custom_pipelines = previous
+        if with_pipeline and is_main_process:
+            for source in (PIPELINE_FILE, *map(Path, get_relative_import_files(PIPELINE_FILE))):
+                shutil.copy(source, Path(save_directory) / source.name)
 
 
 __all__ = [
