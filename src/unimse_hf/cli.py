@@ -392,6 +392,39 @@ def _add_merge_lora_parser(subparsers) -> None:
     parser.set_defaults(handler=_merge_lora)
 
 
+def _push(args: argparse.Namespace) -> int:
+    from .push import push_model_folder
+
+    try:
+        url = push_model_folder(
+            args.run_dir, args.repo_id, private=not args.public, token=args.token, commit_message=args.commit_message
+        )
+    except ValueError as error:
+        raise SystemExit(f"push: {error}") from error
+    visibility = "public (an existing private repository stays private)" if args.public else "private"
+    print(f"pushed {args.run_dir} to {args.repo_id}, {visibility}: {url}")
+    return 0
+
+
+def _add_push_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "push",
+        help="upload a trained UniMSE folder or LoRA run folder to a (private by default) Hub model repository",
+        description="Check RUN_DIR (a folder written by `unimse-hf train`, UniMSETrainer.save_model or "
+        "save_pretrained, or a LoRA run folder: weights, remote code, processor and README.md card), create the model "
+        "repository ORG/NAME (private unless --public) and upload RUN_DIR without its training leftovers "
+        "(checkpoint-*/, runs/, *.pt, *.pth, training_args.bin).",
+    )
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="the folder to upload")
+    parser.add_argument("repo_id", metavar="ORG/NAME", help="Hub model repository id (created if missing)")
+    parser.add_argument(
+        "--public", action="store_true", help="create the repository public, or push to an existing public one"
+    )
+    parser.add_argument("--token", default=None, help="Hub token with write access (default: the logged-in one)")
+    parser.add_argument("--commit-message", default=None, help="commit message (default: 'unimse-hf push: <kind>')")
+    parser.set_defaults(handler=_push)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unimse-hf", description="UniMSE for the Hugging Face ecosystem")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -400,6 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_parser(subparsers)
     _add_evaluate_parser(subparsers)
     _add_merge_lora_parser(subparsers)
+    _add_push_parser(subparsers)
     return parser
 
 

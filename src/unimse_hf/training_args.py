@@ -27,7 +27,8 @@ class UniMSETrainingArguments(Seq2SeqTrainingArguments):
     Changed defaults: ``predict_with_generate=True`` (the targets are generated text), ``remove_unused_columns=False``
     (the collator reads dataset columns the model does not take), ``metric_for_best_model="dev_score"`` (see
     :func:`unimse_hf.trainer.compute_dev_score`), ``generation_max_length=32``,
-    ``ddp_find_unused_parameters=True`` (also under activation checkpointing). Invalid values raise at construction.
+    ``ddp_find_unused_parameters=True`` (also under activation checkpointing), ``hub_private_repo=True``
+    (``push_to_hub`` creates a private repository unless set to False). Invalid values raise at construction.
 
     Several processes without an accelerator (``torchrun --nproc_per_node 2`` or ``accelerate launch --multi_gpu
     --num_processes 2`` on a CPU-only machine) set ``use_cpu=True``: without it, accelerate opens a process group but
@@ -100,6 +101,13 @@ class UniMSETrainingArguments(Seq2SeqTrainingArguments):
         default="dev_score",
         metadata={"help": "Checkpoint selection metric; 'dev_score' is the mean of the per-corpus dev scores."},
     )
+    hub_private_repo: bool | None = field(
+        default=True,
+        metadata={
+            "help": "Create the Hub repository of push_to_hub (and a Trackio Space) private; False: public, None: the "
+            "namespace's default. Ignored when the repository exists."
+        },
+    )
 
     def __post_init__(self):
         if not self.use_cpu and launched_without_accelerator():
@@ -137,6 +145,21 @@ class UniMSETrainingArguments(Seq2SeqTrainingArguments):
                 "label columns, which the model's forward does not take"
             )
         self.trainable_backbone_blocks = self._check_blocks(self.trainable_backbone_blocks)
+
+    def set_push_to_hub(
+        self,
+        model_id: str,
+        strategy="every_save",
+        token: str | None = None,
+        private_repo: bool | None = True,
+        always_push: bool = False,
+        revision: str | None = None,
+    ):
+        """``TrainingArguments.set_push_to_hub`` with ``private_repo=True`` by default (its ``None`` would leave the
+        visibility to the namespace's default)."""
+        return super().set_push_to_hub(
+            model_id, strategy, token=token, private_repo=private_repo, always_push=always_push, revision=revision
+        )
 
     @staticmethod
     def _check_blocks(value) -> list[str]:
