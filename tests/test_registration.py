@@ -56,3 +56,37 @@ def test_public_names_load_on_first_use_and_unknown_names_raise():
     assert unimse_hf.UniMSEForConditionalGeneration.__name__ == "UniMSEForConditionalGeneration"
     with pytest.raises(AttributeError, match="has no attribute 'UniMSEModel'"):
         unimse_hf.UniMSEModel  # noqa: B018
+
+
+CHECK_PIPELINE_REGISTERED = """
+from transformers.pipelines import PIPELINE_REGISTRY
+from unimse_hf.pipeline_unimse import MultimodalSentimentPipeline
+task = PIPELINE_REGISTRY.supported_tasks["multimodal-sentiment"]
+assert task["impl"] is MultimodalSentimentPipeline, task
+print("pipeline-registered", task["type"], [c.__name__ for c in task["pt"]])
+"""
+
+
+@pytest.mark.parametrize(
+    "imports",
+    [
+        "import unimse_hf\nfrom transformers import pipeline",  # registered when transformers.pipelines is imported
+        "from transformers import pipeline\nimport unimse_hf",  # already imported: registered at once
+        "import unimse_hf\nimport transformers\nfrom unimse_hf import UniMSEConfig\nimport transformers.pipelines",
+    ],
+)
+def test_import_unimse_hf_registers_the_pipeline_task(imports):
+    out = run_python(imports + "\n" + CHECK_PIPELINE_REGISTERED)
+    assert "pipeline-registered multimodal ['AutoModelForMultimodalSentiment']" in out
+
+
+def test_the_pipeline_registration_waits_for_transformers_pipelines():
+    """Importing transformers.pipelines costs seconds: `import unimse_hf` + the Auto classes must not do it."""
+    out = run_python("""
+        import sys
+        import unimse_hf
+        from transformers import AutoModelForSeq2SeqLM
+        AutoModelForSeq2SeqLM  # registration of the Auto classes ran
+        print("transformers.pipelines" in sys.modules)
+        """)
+    assert out.split("\n")[0] == "False"
