@@ -425,6 +425,131 @@ def _add_push_parser(subparsers) -> None:
     parser.set_defaults(handler=_push)
 
 
+def _predict(args: argparse.Namespace) -> int:
+    for option in ("chunk_size", "batch_size", "num_beams", "max_new_tokens"):
+        value = getattr(args, option)
+        if value is not None and value < 1:
+            raise SystemExit(f"predict: --{option.replace('_', '-')} must be an int >= 1, got {value}")
+    model = Path(args.model)
+    if not model.is_dir():
+        raise SystemExit(
+            f"predict: --model must be a UniMSE model folder or a LoRA run folder, got {args.model!r}, which is not "
+            "a folder"
+        )
+    source = None if args.input == "-" else Path(args.input)
+    if source is not None and not source.is_file():
+        raise SystemExit(
+            f"predict: --input must be a JSON-lines file or - (stdin), got {args.input!r}, which is not a file"
+        )
+    if args.output != "-":
+        output = Path(args.output)
+        if output.is_dir():
+            raise SystemExit(f"predict: --output must be a file path or - (stdout), got {args.output!r}, a folder")
+        if not output.parent.is_dir():
+            raise SystemExit(f"predict: --output {args.output!r}: its folder {str(output.parent)!r} does not exist")
+        if source is not None and output.exists() and output.samefile(source):
+            raise SystemExit(f"predict: --output {args.output!r} is the --input file; give another output path")
+
+    from transformers import pipeline
+    from transformers.utils.logging import disable_progress_bar
+
+    from .pipeline_unimse import TASK
+    from .predict import EXIT_LINE_ERRORS, predict_jsonl
+
+    if args.quiet:
+        disable_progress_bar()  # the weight-loading bar
+    try:
+        loaded = pipeline(TASK, model=str(model), device=args.device)
+    except (ImportError, OSError, TypeError, ValueError) as error:  # ImportError: a LoRA run folder without peft
+        raise SystemExit(f"predict: --model {args.model!r} could not be loaded: {error}") from error
+    options = {"num_beams": args.num_beams, "max_new_tokens": args.max_new_tokens}
+    options = {key: value for key, value in options.items() if value is not None}
+    try:
+        pipe = pipeline(
+            TASK,
+            model=loaded.model,
+            processor=loaded.processor,
+            device=loaded.device,
+            batch_size=args.batch_size,
+            context_mode=args.context_mode,
+            return_probabilities=args.return_probabilities,
+            **options,
+        )
+    except ValueError as error:  # context_mode="bidirectional" for a model trained with past-only contexts
+        raise SystemExit(f"predict: --context-mode {args.context_mode}: {error}") from error
+    try:
+        show_progress = not args.quiet and sys.stderr.isatty()
+        summary = predict_jsonl(pipe, args.input, args.output, chunk_size=args.chunk_size, show_progress=show_progress)
+    except OSError as error:  # the lines' own errors are in the output: this is reading or writing the files
+        raise SystemExit(f"predict: reading --input or writing --output failed: {error}") from error
+    print(f"predict: {summary}", file=sys.stderr)
+    return EXIT_LINE_ERRORS if summary.errors else 0
+
+
+def _add_predict_parser(subparsers) -> None:
+    epilog = """\
+input lines (JSON; "id" optional, a str or an int, copied to the output; default: the line number):
+  {"id": "u1", "text": "I love it", "speaker": "Joey", "context_before": ["hi"], "acoustic": "feats/u1_a.npy"}
+  {"dialogue": [{"text": "hi", "speaker": "A", "visual": "v0.npy"}, {"text": "so sad", "speaker": "B"}]}
+  acoustic/visual: a .npy file of (frames, dim) features (relative paths: against the input file's folder, or
+  the working directory for stdin), an inline list of frames ([[0.1, ...], ...]), or null
+
+output lines (one per non-blank input line, in input order; blank lines are skipped):
+  {"id": "u1", "line": 1, "prediction": {"polarity": ..., "score": ..., "emotion": ..., "iemocap_emotion": ...,
+   "generated": ..., "valid": ...}}                  a dialogue: "prediction" is a list, one per utterance
+  {"id": 2, "line": 2, "error": "line 2['acoustic']: feature file 'x.npy' not found ..."}
+
+exit status: 0 every line predicted; 3 the output is complete but some lines hold an "error" (listed on stderr);
+1 a bad argument, a model that does not load or --input/--output that cannot be read/written; 2 a usage error
+
+examples:
+  unimse-hf predict --model run/ --input utterances.jsonl --output predictions.jsonl
+  cat dialogues.jsonl | unimse-hf predict --model run/ --input - --output - --context-mode past > out.jsonl
+"""
+    parser = subparsers.add_parser(
+        "predict",
+        help="predict sentiment and emotions for every line of a JSON-lines file (utterances or dialogues)",
+        description="Run the multimodal-sentiment pipeline of --model over --input, streaming: the input is read "
+        "--chunk-size lines at a time, and each chunk's predictions are written (and flushed) to --output before the "
+        "next is read. A line that cannot be predicted (bad JSON, a missing or malformed .npy file, an empty text, "
+        "...) gets an error line in its place; the others are predicted. A summary goes to stderr.",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--model", required=True, help="a UniMSE model folder (train, save_pretrained) or LoRA run folder"
+    )
+    parser.add_argument("--input", required=True, help="JSON-lines file to predict (- for stdin)")
+    parser.add_argument("--output", required=True, help="JSON-lines file to write, overwritten (- for stdout)")
+    parser.add_argument(
+        "--chunk-size", type=int, default=256, help="input lines read and written at a time (default 256)"
+    )
+    parser.add_argument("--batch-size", type=int, default=8, help="utterances per generate call (default 8)")
+    parser.add_argument(
+        "--context-mode",
+        choices=("bidirectional", "past"),
+        default=None,
+        help="dialogue context: both sides or earlier turns only (default: the processor's)",
+    )
+    parser.add_argument("--num-beams", type=int, default=None, help="beam search width (default: the model's)")
+    parser.add_argument(
+        "--max-new-tokens", type=int, default=None, help="generation length limit (default: the model's)"
+    )
+    parser.add_argument(
+        "--return-probabilities",
+        action="store_true",
+        help="add per-field probabilities of the generated label to each prediction",
+    )
+    parser.add_argument("--device", default=None, help="torch device (default: the first GPU if any, else cpu)")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars (the one over lines is off anyway when stderr is not a terminal); the summary is still "
+        "printed",
+    )
+    parser.set_defaults(handler=_predict)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unimse-hf", description="UniMSE for the Hugging Face ecosystem")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -434,6 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate_parser(subparsers)
     _add_merge_lora_parser(subparsers)
     _add_push_parser(subparsers)
+    _add_predict_parser(subparsers)
     return parser
 
 
