@@ -463,6 +463,7 @@ def test_save_and_load_round_trip_with_auto_classes(tmp_path):
     assert config["model_type"] == "unimse"
     assert config["auto_map"] == {
         "AutoConfig": "configuration_unimse.UniMSEConfig",
+        "AutoModel": "modeling_unimse.UniMSEForConditionalGeneration",
         "AutoModelForSeq2SeqLM": "modeling_unimse.UniMSEForConditionalGeneration",
     }
     inputs, labels = make_inputs(model.config), labels_for(model.config)
