@@ -524,3 +524,25 @@ def test_forward_without_any_target_raises_before_the_encoder_runs():
     inputs = make_inputs(model.config)
     with pytest.raises(ValueError, match="no target: pass labels"):
         model(**inputs)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_forward_on_large_activations_stays_finite(dtype):
+    """PMF gets T5's fp16 clamp: with the adapter's up-projection scaled up until its output leaves the float16
+    range (weights of 3e4, still finite), the forward gives finite logits; without the clamp the overflow meets
+    weights of both signs in the output projection and turns into NaN. bfloat16 has float32's range."""
+    model = random_model(fusion_in_decoder=True)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if ".fusion.up_project.weight" in name:
+                parameter.fill_(3e4)
+    model = model.to(dtype)
+    inputs = {key: value.to(dtype) if value.is_floating_point() else value
+              for key, value in make_inputs(model.config).items()}  # fmt: skip
+    fusion = model.encoder.block[model.config.fusion_layers[0]].fusion
+    overflowed = []
+    fusion.up_project.register_forward_hook(lambda module, args, out: overflowed.append(bool(torch.isinf(out).any())))
+    with torch.no_grad():
+        logits = model(**inputs, labels=labels_for(model.config)).logits
+    assert logits.dtype == dtype and bool(torch.isfinite(logits).all())
+    assert overflowed[0] is (dtype == torch.float16)  # float16 did overflow inside PMF; bfloat16 did not

@@ -152,7 +152,19 @@ class UniMSEFusion(nn.Module):
         batch, length, _ = hidden_states.shape
         modality = modality_embeds.to(hidden_states.dtype).unsqueeze(1).expand(batch, length, -1)
         fused = torch.cat([hidden_states, modality], dim=-1)
-        return self.out_project(self.up_project(torch.sigmoid(self.down_project(fused))) + fused)
+        adapted = clamp_fp16(self.up_project(torch.sigmoid(self.down_project(fused))) + fused)
+        return clamp_fp16(self.out_project(adapted))
+
+
+def clamp_fp16(hidden_states: torch.Tensor) -> torch.Tensor:
+    """T5's guard for fp16 (``T5Block``): clamp to the largest finite float16 (less a margin once an inf appeared),
+    so a large activation saturates instead of turning into inf and then NaN. Other dtypes pass unchanged (bf16 and
+    fp32 share a range that these activations do not reach)."""
+    if hidden_states.dtype != torch.float16:
+        return hidden_states
+    largest = torch.finfo(torch.float16).max
+    clamp_value = torch.where(torch.isinf(hidden_states).any(), largest - 1000, largest)
+    return torch.clamp(hidden_states, min=-clamp_value, max=clamp_value)
 
 
 class UniMSEFusionBlock(T5Block):
