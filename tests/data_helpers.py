@@ -71,8 +71,9 @@ TINY_VOCAB = [
 ]
 
 
-def save_tiny_encoder(path, *, sentence_transformers_layout: bool = False):
-    """Save a tiny random ``BertModel`` (hidden 16, 1 layer) with a word-level tokenizer to ``path``.
+def save_tiny_encoder(path, *, sentence_transformers_layout: bool = False, max_position_embeddings: int = 64):
+    """Save a tiny random ``BertModel`` (hidden 16, 1 layer, ``max_position_embeddings`` tokens) with a word-level
+    tokenizer to ``path``.
 
     With ``sentence_transformers_layout`` the folder also gets ``modules.json`` and ``1_Pooling/config.json``
     (mean pooling), like a sentence-transformers model.
@@ -90,7 +91,7 @@ def save_tiny_encoder(path, *, sentence_transformers_layout: bool = False):
         num_hidden_layers=1,
         num_attention_heads=2,
         intermediate_size=32,
-        max_position_embeddings=64,
+        max_position_embeddings=max_position_embeddings,
     )
     BertModel(config).save_pretrained(path)
     if sentence_transformers_layout:
