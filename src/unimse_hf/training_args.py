@@ -33,6 +33,10 @@ class UniMSETrainingArguments(Seq2SeqTrainingArguments):
     Several processes without an accelerator (``torchrun --nproc_per_node 2`` or ``accelerate launch --multi_gpu
     --num_processes 2`` on a CPU-only machine) set ``use_cpu=True``: without it, accelerate opens a process group but
     reports no distributed set-up, and every process would train alone on the whole dataset.
+
+    ``cpu_bf16=True`` (the recommended CPU setting, on in the t5-base configs of ``training_args/``) trains under bf16
+    autocast when the run is on a CPU with native bf16, with float32 weights and optimizer state; elsewhere it
+    changes nothing. benchmarks/README.md has the measured speed-up and the bf16 vs float32 tolerances.
     """
 
     contrastive_acoustic_weight: float = field(
@@ -101,6 +105,14 @@ class UniMSETrainingArguments(Seq2SeqTrainingArguments):
         default="dev_score",
         metadata={"help": "Checkpoint selection metric; 'dev_score' is the mean of the per-corpus dev scores."},
     )
+    cpu_bf16: bool = field(
+        default=False,
+        metadata={
+            "help": "Train and evaluate under bf16 autocast (sets bf16 and use_cpu) when the run is on a CPU that "
+            "computes bf16 natively (AMX or AVX512-BF16; see cpu_has_native_bf16); does nothing on a GPU, on other "
+            "CPUs (emulated bf16 is slower than float32) or with fp16/bf16 set. Weights and optimizer stay float32."
+        },
+    )
     hub_private_repo: bool | None = field(
         default=True,
         metadata={
@@ -110,6 +122,9 @@ class UniMSETrainingArguments(Seq2SeqTrainingArguments):
     )
 
     def __post_init__(self):
+        if self.cpu_bf16 and not (self.bf16 or self.fp16) and (self.use_cpu or not accelerator_available()):
+            if cpu_has_native_bf16():
+                self.bf16 = self.use_cpu = True  # transformers takes bf16 without a GPU only with use_cpu
         if not self.use_cpu and launched_without_accelerator():
             self.use_cpu = True  # DDP over gloo: see the class docstring
             if os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true":
@@ -183,10 +198,19 @@ class UniMSETrainingArguments(Seq2SeqTrainingArguments):
 
 def launched_without_accelerator() -> bool:
     """Whether a launcher started several processes (``WORLD_SIZE`` > 1) on a machine without a GPU or other
-    accelerator that torch knows (``torch.accelerator``; ``torch.cuda`` before torch 2.6)."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return False
+    accelerator that torch knows."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not accelerator_available()
+
+
+def accelerator_available() -> bool:
+    """Whether torch knows a GPU or other accelerator here (``torch.accelerator``; ``torch.cuda`` before torch 2.6)."""
     accelerator = getattr(torch, "accelerator", None)
     if accelerator is not None and hasattr(accelerator, "current_accelerator"):
-        return accelerator.current_accelerator() is None
-    return not torch.cuda.is_available()
+        return accelerator.current_accelerator() is not None
+    return torch.cuda.is_available()
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 matrix products natively (AMX tiles or AVX512-BF16): there bf16 autocast
+    trains t5-base-sized models faster than float32 (benchmarks/README.md); elsewhere bf16 is emulated, slower."""
+    return torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()

@@ -1,0 +1,120 @@
+"""The recommended CPU setting (``cpu_bf16``): when it turns bf16 autocast on, and that bf16 keeps the model's
+outputs and the loss curve of float32 within the stated tolerances."""
+
+import pytest
+import torch
+from conftest import TINY_T5
+
+from unimse_hf import UniMSEConfig, UniMSEForConditionalGeneration
+from unimse_hf import training_args as training_args_module
+from unimse_hf.trainer import UniMSETrainer
+from unimse_hf.training_args import UniMSETrainingArguments
+
+#: bf16 vs float32, tiny config, 100 AdamW steps: every logged loss (mean of 10 steps) within 1% (measured: 0.12%)
+LOSS_CURVE_RTOL = 0.01
+#: bf16 autocast vs float32, one forward of the same weights: logits within 10% of their standard deviation (measured:
+#: 3.4%), loss within 1%
+LOGITS_TOL = 0.1
+BATCH, TOKENS, FRAMES, TARGET = 8, 12, 10, 6
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread: on cores shared with other jobs, two threads of a tiny model wait on each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_model(seed: int = 0) -> UniMSEForConditionalGeneration:
+    torch.manual_seed(seed)
+    config = UniMSEConfig(**TINY_T5, pad_token_id=0, eos_token_id=1, acoustic_dim=6, visual_dim=5,
+                          modality_hidden_size=16, fusion_bottleneck=16, contrastive_dim=8, modality_dropout=0.0,
+                          fusion_layers=[2], fusion_init="random")  # fmt: skip
+    return UniMSEForConditionalGeneration(config)
+
+
+def random_samples(n: int, seed: int = 1) -> list[dict[str, torch.Tensor]]:
+    """``n`` samples: ``input_ids`` `(TOKENS,)`, ``labels`` `(TARGET,)` whose first token is a function of the
+    text (so there is something to learn), acoustic `(FRAMES, 6)` and visual `(FRAMES, 5)` features."""
+    g = torch.Generator().manual_seed(seed)
+    samples = []
+    for _ in range(n):
+        input_ids = torch.randint(2, TINY_T5["vocab_size"], (TOKENS,), generator=g)
+        labels = torch.randint(2, TINY_T5["vocab_size"], (TARGET,), generator=g)
+        labels[0] = input_ids[0]
+        samples.append({
+            "input_ids": input_ids, "attention_mask": torch.ones(TOKENS, dtype=torch.long), "labels": labels,
+            "acoustic_features": torch.randn(FRAMES, 6, generator=g),
+            "visual_features": torch.randn(FRAMES, 5, generator=g),
+        })  # fmt: skip
+    return samples
+
+
+def stack(samples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    return {key: torch.stack([sample[key] for sample in samples]) for key in samples[0]}
+
+
+def arguments(tmp_path, **overrides) -> UniMSETrainingArguments:
+    values = dict(output_dir=str(tmp_path), per_device_train_batch_size=BATCH, max_steps=100, logging_steps=10,
+                  backbone_learning_rate=3e-3, fusion_learning_rate=3e-3, modality_learning_rate=3e-3,
+                  trainable_backbone_blocks=["paper"], eval_strategy="no", save_strategy="no", report_to="none",
+                  use_cpu=True, disable_tqdm=True, seed=0, optim="adamw_torch")  # fmt: skip
+    return UniMSETrainingArguments(**{**values, **overrides})
+
+
+@pytest.mark.parametrize(
+    ("native", "accelerator", "use_cpu", "fp16", "expected"),
+    [
+        (True, False, False, False, True),  # a CPU-only machine with AMX / AVX512-BF16
+        (True, True, True, False, True),  # a GPU machine told to train on its CPU
+        (True, True, False, False, False),  # training on the GPU: untouched
+        (False, False, False, False, False),  # emulated bf16 would be slower than float32
+    ],
+)
+def test_cpu_bf16_turns_bf16_on_only_for_a_cpu_run_with_native_bf16(
+    tmp_path, monkeypatch, native, accelerator, use_cpu, fp16, expected
+):
+    monkeypatch.setattr(training_args_module, "cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr(training_args_module, "accelerator_available", lambda: accelerator)
+    if accelerator and not use_cpu:  # construction would look for the GPU: only the decision is checked here
+        monkeypatch.setattr(training_args_module.Seq2SeqTrainingArguments, "__post_init__", lambda self: None)
+    args = UniMSETrainingArguments(output_dir=str(tmp_path), cpu_bf16=True, use_cpu=use_cpu, fp16=fp16)
+    assert args.bf16 is expected
+    assert UniMSETrainingArguments(output_dir=str(tmp_path), use_cpu=use_cpu or not accelerator).bf16 is False
+
+
+def test_bf16_autocast_keeps_the_model_outputs():
+    model = tiny_model().eval()
+    batch = stack(random_samples(BATCH))
+    with torch.no_grad():
+        reference = model(**batch)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed = model(**batch)
+    assert mixed.logits.dtype == torch.bfloat16  # autocast did run the matrix products in bf16
+    scale = reference.logits.std()
+    assert (mixed.logits.float() - reference.logits).abs().max() <= LOGITS_TOL * scale
+    assert mixed.loss.item() == pytest.approx(reference.loss.item(), rel=0.01)
+    for name in ("text_embeds", "acoustic_embeds", "visual_embeds"):
+        ours, theirs = getattr(mixed, name).float(), getattr(reference, name)
+        assert (ours - theirs).abs().max() <= LOGITS_TOL * theirs.std(), name
+
+
+def test_bf16_training_follows_the_float32_loss_curve_over_100_steps(tmp_path, monkeypatch):
+    monkeypatch.setattr(training_args_module, "cpu_has_native_bf16", lambda: True)  # the same on any CPU
+    samples = random_samples(BATCH * 10)
+    curves, linear_dtypes = {}, {}
+    for name, cpu_bf16 in (("fp32", False), ("bf16", True)):
+        model = tiny_model()
+        args = arguments(tmp_path / name, cpu_bf16=cpu_bf16)
+        assert args.bf16 is cpu_bf16
+        dtypes = linear_dtypes[name] = set()
+        model.lm_head.register_forward_hook(lambda module, inputs, output, dtypes=dtypes: dtypes.add(output.dtype))
+        trainer = UniMSETrainer(model=model, args=args, train_dataset=samples, data_collator=stack)
+        trainer.train()
+        curves[name] = [log["loss"] for log in trainer.state.log_history if "loss" in log]
+    assert linear_dtypes == {"fp32": {torch.float32}, "bf16": {torch.bfloat16}}  # the Trainer's path autocasts
+    assert len(curves["fp32"]) == 10
+    assert curves["fp32"][-1] < 0.8 * curves["fp32"][0]  # the curve falls: a comparison of something that learns
+    assert curves["bf16"] == pytest.approx(curves["fp32"], rel=LOSS_CURVE_RTOL)
