@@ -72,10 +72,19 @@ def _parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--data", type=Path, default=DEMO_DIR / "data", help="the slice (default demo/data)")
     parser.add_argument("--config", type=Path, default=DEMO_DIR / "demo.yaml", help="training config")
     parser.add_argument("--quick", action="store_true", help="a few steps on a few rows: checks every stage")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: a model this small gains little from a second thread, and threads that "
+        "compete with other processes for the cores slow every step down many times)",
+    )
     args, overrides = parser.parse_known_args(argv)
     fixed = [value for value in overrides if value.split("=")[0] in FIXED_FIELDS]
     if fixed:
         parser.error(f"{fixed}: the demo sets these itself (--out sets the output folders)")
+    if args.threads < 1:
+        parser.error(f"--threads must be an int >= 1, got {args.threads}")
     if not args.encoder.is_dir():
         parser.error(f"--encoder {str(args.encoder)!r} is not a folder (`make demo` shows how to get one)")
     missing = [corpus for corpus in CORPORA if not (args.data / corpus).is_dir()]
@@ -233,11 +242,13 @@ def _stage(title: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args, overrides = _parse_args(argv)
     import datasets
+    import torch
 
     import unimse_hf  # noqa: F401  (registers UniMSE with the Auto classes and the pipeline task)
     from unimse_hf.train import load_unified_dataset, parse_config, run_training
 
     datasets.disable_progress_bars()  # the embedding and training bars stay
+    torch.set_num_threads(args.threads)
     start = time.perf_counter()
     times = {}
     print(SMOKE_RUN)
