@@ -34,9 +34,10 @@ def model_dir(processor, tmp_path_factory):
     model = tiny_model(processor)
     texts = ["I love it", "we love this so much", "I hate it", "this is awful, I hate you", "love love", "hate hate"]
     batch = processor(texts, text_target=[LOVE if "love" in text else HATE for text in texts])
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-2)
+    # lr 1e-2: at 3e-2 the loss oscillated on an AVX2-only CPU and a probe flipped to the other label at step 60
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     model.train()
-    for _ in range(60):
+    for _ in range(80):
         model(**batch).loss.backward()
         optimizer.step()
         optimizer.zero_grad()

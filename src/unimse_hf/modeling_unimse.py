@@ -11,6 +11,7 @@ This file imports only ``torch`` and ``transformers`` (plus its configuration si
 ``save_pretrained`` can copy it next to the weights as remote code.
 """
 
+import contextlib
 import copy
 import inspect
 import shutil
@@ -130,7 +131,10 @@ class UniMSEModalityEncoder(nn.Module):
             return utterance, pooled
         valid_lengths = lengths[index]
         packed = pack_padded_sequence(features[index], valid_lengths.cpu(), batch_first=True, enforce_sorted=False)
-        sequence, (last_hidden, _) = self.lstm(packed)
+        # On a CPU the LSTM runs outside autocast, in the weights' dtype: oneDNN has no bf16 LSTM on CPUs without
+        # AVX512-BF16/AMX (it raises "could not create a primitive descriptor"), and the LSTM is a small share of a step.
+        with torch.autocast("cpu", enabled=False) if features.device.type == "cpu" else contextlib.nullcontext():
+            sequence, (last_hidden, _) = self.lstm(packed)
         sequence, _ = pad_packed_sequence(sequence, batch_first=True)  # original order, zeros past each length
         sample_utterance = self.projection(self.dropout(last_hidden[-1]))
         sample_pooled = sequence.sum(dim=1) / valid_lengths.to(sequence.dtype).unsqueeze(1)
