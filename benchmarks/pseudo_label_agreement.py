@@ -10,7 +10,9 @@ step (separately), and the agreement per corpus, field and split group.
 IEMOCAP is not available here (licence), so no IEMOCAP donor pool exists: every non-neutral row's
 ``iemocap_emotion`` is the neutral default and its agreement only says how often v4 has ``neu`` there.
 
-Usage: ``python benchmarks/pseudo_label_agreement.py [--data DIR] [--model PATH] [--device cpu]``
+Usage: ``python benchmarks/pseudo_label_agreement.py [--data DIR] [--model PATH] [--device cpu] [--backend B]
+[--no-bf16]`` (``--backend transformers --no-bf16``: the float32 plain-transformers embeddings unimse-hf used before
+sentence-transformers and bf16; benchmarks/embedding_speed.py compares the two).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import torch
 
 from hub_datasets.build import read_corpus
 from hub_datasets.official_labels import OFFICIAL_CORPORA, read_official_labels
-from unimse_hf.data.embeddings import TextEmbedder
+from unimse_hf.data.embeddings import BACKENDS, TextEmbedder
 from unimse_hf.data.mixtures import filter_evaluated_labels
 from unimse_hf.data.pseudo_labels import PSEUDO_FIELDS, assign_pseudo_labels
 from unimse_hf.data.report import BuildReport
@@ -79,6 +81,8 @@ def main() -> None:
     parser.add_argument("--pooling", default="auto")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--device", default=None)
+    parser.add_argument("--backend", default="auto", choices=BACKENDS)
+    parser.add_argument("--no-bf16", action="store_true", help="float32 even where the device has native bf16")
     args = parser.parse_args()
 
     model = args.model or _default_model()
@@ -90,7 +94,13 @@ def main() -> None:
         corpora[corpus] = filter_evaluated_labels(corpus, splits, report)
     read_seconds = time.perf_counter() - start
     embedder = TextEmbedder(
-        model, pooling=args.pooling, batch_size=args.batch_size, device=args.device, show_progress=False
+        model,
+        pooling=args.pooling,
+        backend=args.backend,
+        batch_size=args.batch_size,
+        device=args.device,
+        bf16=False if args.no_bf16 else None,
+        show_progress=False,
     )
     filled, stats = assign_pseudo_labels(corpora, embedder, report=report)
 
@@ -121,6 +131,8 @@ def main() -> None:
                 "how": {
                     "model": model,
                     "pooling": embedder.pooling,
+                    "backend": embedder.backend,
+                    "bf16": embedder.bf16,
                     "max_length": embedder.max_length,
                     "batch_size": embedder.batch_size,
                     "device": str(embedder.device),

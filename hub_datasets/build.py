@@ -312,6 +312,8 @@ def _pseudo_label_step(
         "method": "nearest_neighbour",
         **_model_provenance(model),
         "pooling": getattr(embedder, "pooling", None),
+        "embedding_backend": getattr(embedder, "backend", None),
+        "bf16": getattr(embedder, "bf16", None),
         "donor_corpora": [c for c in CORPORA if c in corpora],
         "rule": "top-1 cosine neighbour of the same polarity among training rows only; pools restricted to "
         "MELD's 7 / IEMOCAP's 6 classes; neutral rows get score 0.0, neutral, neutral",

@@ -1,6 +1,7 @@
 """`unimse-hf build-dataset` on tiny synthetic sources: single corpus (no model, no network), a mixture with a
 tiny random encoder, official labels, and a mocked push."""
 
+import json
 from types import SimpleNamespace
 from unittest.mock import MagicMock, patch
 
@@ -106,6 +107,8 @@ def test_mixture_with_a_tiny_encoder_and_mocked_push(source, tmp_path, capsys):
     assert meld_sad["universal_label"] == "negative,-1.4,sadness,neutral"
     card = (out / "README.md").read_text()
     assert "local folder 'encoder'" in card and "model.safetensors" in card and str(tmp_path) not in card
+    info = json.loads((out / "build_info" / "moseld.json").read_text())["pseudo_labels"]
+    assert (info["embedding_backend"], info["pooling"]) == ("transformers", "mean") and isinstance(info["bf16"], bool)
     mosi_love = next(r for r in train if r["id"] == "mosivid$_$0" and r["corpus"] == "mosi")
     assert mosi_love["meld_emotion"] in ("joy", "surprise") and mosi_love["meld_emotion_origin"] == "pseudo"
 

@@ -8,9 +8,9 @@ import math
 import os
 from dataclasses import dataclass, field
 
-import torch
 from transformers import Seq2SeqTrainingArguments
 
+from .hardware import accelerator_available, cpu_has_native_bf16
 from .labels import LABEL_FIELDS
 
 logger = logging.getLogger(__name__)
@@ -200,17 +200,3 @@ def launched_without_accelerator() -> bool:
     """Whether a launcher started several processes (``WORLD_SIZE`` > 1) on a machine without a GPU or other
     accelerator that torch knows."""
     return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not accelerator_available()
-
-
-def accelerator_available() -> bool:
-    """Whether torch knows a GPU or other accelerator here (``torch.accelerator``; ``torch.cuda`` before torch 2.6)."""
-    accelerator = getattr(torch, "accelerator", None)
-    if accelerator is not None and hasattr(accelerator, "current_accelerator"):
-        return accelerator.current_accelerator() is not None
-    return torch.cuda.is_available()
-
-
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes bf16 matrix products natively (AMX tiles or AVX512-BF16): there bf16 autocast
-    trains t5-base-sized models faster than float32 (benchmarks/README.md); elsewhere bf16 is emulated, slower."""
-    return torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
