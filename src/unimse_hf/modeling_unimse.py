@@ -132,7 +132,7 @@ class UniMSEModalityEncoder(nn.Module):
         valid_lengths = lengths[index]
         packed = pack_padded_sequence(features[index], valid_lengths.cpu(), batch_first=True, enforce_sorted=False)
         # On a CPU the LSTM runs outside autocast, in the weights' dtype: oneDNN has no bf16 LSTM on CPUs without
-        # AVX512-BF16/AMX (it raises "could not create a primitive descriptor"), and the LSTM is a small share of a step.
+        # AVX512-BF16/AMX ("could not create a primitive descriptor"), and the LSTM is a small share of a step.
         with torch.autocast("cpu", enabled=False) if features.device.type == "cpu" else contextlib.nullcontext():
             sequence, (last_hidden, _) = self.lstm(packed)
         sequence, _ = pad_packed_sequence(sequence, batch_first=True)  # original order, zeros past each length
