@@ -21,6 +21,8 @@ visual frames of 64 features and ``--target-tokens`` label tokens per sample.
 - ``--quick``: a tiny config, batch 2, one timed step, every row in this process (a smoke test of the code paths;
   its figures mean nothing).
 - the pseudo-label embedding row is :func:`embedding_speed.measure` on ``--embedding-data`` (skipped without it).
+- the raw-media rows are :func:`media_speed.measure` on a generated 20 s clip (2 s with ``--quick``): seconds of
+  media per CPU second, acoustic and visual (skipped, with the reason, without the media extra).
 
 Ratios within one run are what to compare; absolute seconds depend on the machine and its load (``load`` columns).
 
@@ -352,7 +354,7 @@ def summarise(rows: list[dict], peaks: dict[str, float]) -> dict:
     return ratios
 
 
-def markdown(rows: list[dict], ratios: dict, peaks: dict[str, float], embedding: dict | None) -> str:
+def markdown(rows: list[dict], ratios: dict, peaks: dict[str, float], embedding: dict | None, media: dict) -> str:
     lines = [
         f"matmul peaks (GFLOP/s): fp32 {peaks['fp32']:.0f}, bf16 {peaks['bf16']:.0f}",
         "",
@@ -388,18 +390,32 @@ def markdown(rows: list[dict], ratios: dict, peaks: dict[str, float], embedding:
         lines += ["", "pseudo-label embedding of the training pools: not run (pass --embedding-data DIR)"]
     else:
         lines += ["", "pseudo-label embedding of the training pools: see `embedding` in the JSON"]
+    if "skipped" in media:
+        lines += ["", f"raw-media extraction: skipped ({media['skipped']})"]
+    else:
+        lines += ["", _sibling("media_speed").markdown(media)]
     return "\n".join(lines)
 
 
-def embedding_rows(data_dir: str | None) -> dict | None:
-    """:func:`embedding_speed.measure` (next to this file) on ``data_dir``, or ``None`` without data or module."""
-    path = Path(__file__).with_name("embedding_speed.py")
-    if data_dir is None or not path.is_file():
-        return None
-    spec = importlib.util.spec_from_file_location("embedding_speed", path)
+def _sibling(name: str):
+    """The benchmark module ``name`` next to this file."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.measure(data_dir)
+    return module
+
+
+def embedding_rows(data_dir: str | None) -> dict | None:
+    """:func:`embedding_speed.measure` on ``data_dir``, or ``None`` without data."""
+    return None if data_dir is None else _sibling("embedding_speed").measure(data_dir)
+
+
+def media_rows(seconds: float, repeats: int) -> dict:
+    """:func:`media_speed.measure`, or ``{"skipped": reason}`` without the media extra."""
+    missing = [name for name in ("av", "opensmile", "cv2", "skimage") if importlib.util.find_spec(name) is None]
+    if missing:
+        return {"skipped": f"not installed: {', '.join(missing)} (pip install 'unimse-hf[media]' scikit-image)"}
+    return _sibling("media_speed").measure(seconds, repeats)
 
 
 def machine() -> dict:
@@ -457,6 +473,7 @@ def main() -> None:
     rows = [best_round(results) for results in rounds]
     ratios = summarise(rows, peaks)
     embedding = embedding_rows(args.embedding_data)
+    media = media_rows(2.0 if args.quick else 20.0, 1 if args.quick else 3)
     result = {
         "machine": machine(),
         "matmul_peak_gflops": {name: round(value, 1) for name, value in peaks.items()},
@@ -464,11 +481,12 @@ def main() -> None:
         "rows": rows,
         "ratios": ratios,
         "embedding": embedding,
+        "media": media,
     }
     text = json.dumps(result, indent=2)
     print(text)
     print()
-    print(markdown(rows, ratios, peaks, embedding))
+    print(markdown(rows, ratios, peaks, embedding, media))
     if args.json:
         Path(args.json).write_text(text + "\n")
 

@@ -20,7 +20,7 @@ Used by ``unimse-hf build-dataset``. A config is a single corpus (``mosi``, ``mo
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,9 +37,11 @@ from unimse_hf.data.report import BuildReport
 from unimse_hf.data.schema import CORPORA, MODALITIES, rows_to_dataset_dict
 from unimse_hf.data.universal_labels import PLACEHOLDER_TARGETS, write_universal_labels
 
+from .features import attach_features
 from .hub_folder import write_config
 from .official_labels import OFFICIAL_CORPORA, apply_official_labels, official_label_files
 from .publish import push_hub_folder
+from .raw_media import RAW_MEDIA_FORMAT, load_raw_media_features
 from .readers import READERS
 
 OFFICIAL = "official"
@@ -75,6 +77,9 @@ def read_corpus(
     report: BuildReport,
     show_progress: bool,
     feature_format: str | None = None,
+    *,
+    media_settings=None,
+    media_cache: str | Path | None = None,
 ) -> tuple[DatasetDict, dict[str, str], dict[str, str]]:
     """Read one corpus with its ``hub_datasets`` reader.
 
@@ -84,14 +89,28 @@ def read_corpus(
         features: the reader's frame-feature path (or ``{"acoustic": path, "visual": path}``), or ``None``.
         report: receives the reader's counts (step ``read``).
         show_progress: show the hashing progress bar.
-        feature_format: the reader's ``feature_format`` (``None``: detected).
+        feature_format: the reader's ``feature_format`` (``None``: detected), or ``"raw-media"``: ``features`` is
+            the corpus's raw media folder and the frames are extracted from it (:mod:`hub_datasets.raw_media`).
+        media_settings: :class:`unimse_hf.media.MediaSettings` of a ``"raw-media"`` extraction (default: its
+            defaults).
+        media_cache: the feature cache folder of a ``"raw-media"`` extraction (default: ``default_cache_dir()``).
 
     Returns:
         ``(splits, sha256 per source file relative to the source folder, modality -> feature set)``.
     """
     if corpus not in READERS:
         raise ValueError(f"no reader for corpus {corpus!r} yet; readers exist for {sorted(READERS)}")
-    rows, read_report = READERS[corpus](source, features=features, feature_format=feature_format)
+    if feature_format == RAW_MEDIA_FORMAT:
+        if features is None or isinstance(features, Mapping):
+            raise ValueError(f"feature_format {RAW_MEDIA_FORMAT!r} of {corpus} needs one raw media folder as features")
+        rows, read_report = READERS[corpus](source)
+        tables = load_raw_media_features(
+            rows, corpus, features, read_report, settings=media_settings, cache_dir=media_cache,
+            show_progress=show_progress,
+        )  # fmt: skip
+        attach_features(rows, tables, read_report)
+    else:
+        rows, read_report = READERS[corpus](source, features=features, feature_format=feature_format)
     report.update(BuildReport.from_records(read_report.to_records()))
     files = sorted({Path(p) for p in read_report.sources.values() if Path(p).is_file()})
     bar = tqdm(files, desc=f"sha256 {corpus} sources", disable=not show_progress)
@@ -134,6 +153,15 @@ def _features_info(dataset: DatasetDict, feature_sets: Mapping[str, Mapping[str,
     return info
 
 
+def _media_settings_info(members: Sequence[str], feature_formats: Mapping[str, str], settings) -> dict | None:
+    """The extraction settings of the ``raw-media`` members (what a processor needs to match them), else ``None``."""
+    if not any(feature_formats.get(c) == RAW_MEDIA_FORMAT for c in members):
+        return None
+    from unimse_hf.media import MediaSettings
+
+    return (settings or MediaSettings()).to_dict()
+
+
 def build_dataset(
     config: str,
     sources: Mapping[str, str | Path],
@@ -141,6 +169,8 @@ def build_dataset(
     *,
     features: Mapping[str, FeatureSource] | None = None,
     feature_formats: Mapping[str, str] | None = None,
+    media_settings=None,
+    media_cache: str | Path | None = None,
     pseudo_labels: str | None = None,
     embedder: EmbedFn | None = None,
     pooling: str = "auto",
@@ -165,7 +195,10 @@ def build_dataset(
         features: corpus -> frame features given to its reader (a path, or modality -> path). In a mixture,
             per-frame dims are zero-padded to the largest and corpora without features get zero-frame arrays
             (:func:`unimse_hf.data.frame_features.align_frame_features`).
-        feature_formats: corpus -> the reader's ``feature_format`` (default: detected).
+        feature_formats: corpus -> the reader's ``feature_format`` (default: detected); ``"raw-media"``: the
+            corpus's ``features`` is its raw media folder (docs/media.md#corpus-folders).
+        media_settings, media_cache: the extraction settings and feature cache of ``"raw-media"`` corpora
+            (:func:`read_corpus`).
         pseudo_labels: ``None`` (no pseudo-labels), ``"official"`` (v4 CSVs) or an encoder path / Hub id.
         embedder: a ready ``texts -> embeddings`` callable used instead of loading ``pseudo_labels``
             (``pseudo_labels`` then only names it in the build info).
@@ -181,7 +214,9 @@ def build_dataset(
     """
     members, donors_only = _check_request(config, sources, pseudo_labels)
     report = BuildReport()
-    corpora, hashes, feature_sets = _read_step(sources, features or {}, feature_formats or {}, report, show_progress)
+    corpora, hashes, feature_sets = _read_step(
+        sources, features or {}, feature_formats or {}, report, show_progress, media_settings, media_cache
+    )
     if pseudo_labels == OFFICIAL:
         corpora, pseudo_info = _official_label_step(corpora, members, sources, hashes, report)
     elif pseudo_labels is not None:
@@ -217,6 +252,7 @@ def build_dataset(
         ),
         "seed": seed if len(members) > 1 else None,
         "features": _features_info(dataset, feature_sets),
+        "media_settings": _media_settings_info(members, feature_formats or {}, media_settings),
         "sources": hashes,
         "report": report.to_records(),
         "unimse_hf_version": __version__,
@@ -266,6 +302,8 @@ def _read_step(
     feature_formats: Mapping[str, str],
     report: BuildReport,
     show_progress: bool,
+    media_settings=None,
+    media_cache: str | Path | None = None,
 ) -> tuple[dict[str, DatasetDict], dict[str, dict[str, str]], dict[str, dict[str, str]]]:
     """Read every corpus of ``sources`` (in :data:`CORPORA` order) and drop gold labels outside the evaluated sets.
 
@@ -276,8 +314,9 @@ def _read_step(
     feature_sets: dict[str, dict[str, str]] = {}
     for corpus in (c for c in CORPORA if c in sources):
         splits, hashes[corpus], feature_sets[corpus] = read_corpus(
-            corpus, sources[corpus], features.get(corpus), report, show_progress, feature_formats.get(corpus)
-        )
+            corpus, sources[corpus], features.get(corpus), report, show_progress, feature_formats.get(corpus),
+            media_settings=media_settings, media_cache=media_cache,
+        )  # fmt: skip
         corpora[corpus] = filter_evaluated_labels(corpus, splits, report)
     return corpora, hashes, feature_sets
 

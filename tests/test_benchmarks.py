@@ -43,3 +43,10 @@ def test_quick_benchmark_runs_every_row_and_prints_json_and_a_table(monkeypatch,
     assert set(result["ratios"]["tiny_b2"]) >= {"speedup_recommended_vs_plain_t5_fp32", "fusion_overhead_bf16"}
     assert result["matmul_peak_gflops"]["fp32"] > 0 and result["embedding"] is None
     assert "| tiny | 2 | UniMSE train, paper | bf16 |" in text and "official unrounded (max 20)" in text
+    media = result["media"]
+    if "skipped" not in media:  # the media extra is in dev; without it the row says why it is skipped
+        assert set(media["rows"]) == {"acoustic", "acoustic_from_mp4", "visual"} and media["clip_seconds"] == 2.0
+        assert all(row["media_seconds_per_cpu_second"] > 0 for row in media["rows"].values())
+        assert "| visual |" in text
+    else:
+        assert "raw-media extraction: skipped (not installed" in text

@@ -37,13 +37,14 @@ ALLOWED_FROM_HUB_DATASETS: tuple[str, ...] = (
     "unimse_hf.data.report",
     "unimse_hf.data.schema",
     "unimse_hf.data.universal_labels",
+    "unimse_hf.media",  # numpy and scipy; the media libraries (av, opensmile, cv2) only when a file is read
 )
 #: Packages that load torch (``evaluate`` does, when torch is installed).
 HEAVY: tuple[str, ...] = ("torch", "transformers", "evaluate", "accelerate", "peft")
 #: Modules that must not import :data:`HEAVY` packages at module level.
 LIGHT_MODULES: list[Path] = sorted(
     [LIBRARY / "labels.py", LIBRARY / "citations.py", LIBRARY / "cli.py",
-     LIBRARY / "lazy_attributes.py", *(LIBRARY / "data").glob("*.py"),
+     LIBRARY / "lazy_attributes.py", *(LIBRARY / "data").glob("*.py"), *(LIBRARY / "media").glob("*.py"),
      *HUB_DATASETS.glob("*.py")]
 )  # fmt: skip
 #: Files copied as Hub remote code: they keep their own copy of a shared constant.

@@ -59,6 +59,10 @@ sources (--source, --features; repeatable, shape [CORPUS=]PATH):
   --features mosi.acoustic=COVAREP.csd --features mosi.visual=FACET.csd). In a mixture, per-frame dims are
   zero-padded to the largest and corpora without features get zero-frame arrays (counted in the report).
   --feature-format [CORPUS=]FORMAT is passed to the readers (default: detected; see hub_datasets/README.md).
+  --feature-format CORPUS=raw-media: --features CORPUS=FOLDER is the corpus's raw media (e.g. MELD.Raw with
+  dia{D}_utt{U}.mp4): acoustic and visual frames are extracted from each file (the media extra) with the
+  settings of --media-extractor (default: UniMSEFeatureExtractor's), cached by file hash and settings in
+  --media-cache, so an interrupted build resumes (docs/media.md).
 
 pseudo-labels:
   (none)        single corpora only: its own gold fields, the others empty with origin "missing"; the
@@ -70,6 +74,8 @@ pseudo-labels:
 
 examples:
   unimse-hf build-dataset meld --source /data/meld --out unified/
+  unimse-hf build-dataset meld --source /data/meld --features meld=/data/MELD.Raw --feature-format meld=raw-media \\
+      --out unified/
   unimse-hf build-dataset moseld --source /data --pseudo-labels official --out unified/
   unimse-hf build-dataset moseld --source /data --pseudo-labels princeton-nlp/sup-simcse-bert-base-uncased \\
       --pooling pooler --out unified/ --push-to-hub me/unimse-unified
@@ -162,6 +168,27 @@ def _score_precision(value: str) -> int | None:
     return precision
 
 
+def _media_settings(extractor: Path | None):
+    """The ``MediaSettings`` of ``--media-extractor`` (a folder or file of a saved UniMSE feature extractor or
+    processor), ``None`` without it."""
+    if extractor is None:
+        return None
+    from .feature_extraction_unimse import UniMSEFeatureExtractor
+
+    if not extractor.exists():
+        raise FileNotFoundError(f"--media-extractor: no such file or folder {str(extractor)!r}")
+    if extractor.name == "processor_config.json":  # the processor's file nests the extractor: load its folder
+        extractor = extractor.parent
+    try:
+        loaded = UniMSEFeatureExtractor.from_pretrained(str(extractor))
+    except (OSError, TypeError, ValueError) as error:
+        raise ValueError(
+            f"--media-extractor must be a saved UniMSEFeatureExtractor or UniMSEProcessor (its folder or its "
+            f"preprocessor_config.json / processor_config.json), got {str(extractor)!r}: {error}"
+        ) from error
+    return loaded.media_settings()
+
+
 def _build_dataset(args: argparse.Namespace) -> int:
     from hub_datasets.build import build_dataset  # the application layer: the only unimse_hf module that may
 
@@ -175,12 +202,15 @@ def _build_dataset(args: argparse.Namespace) -> int:
     sources = _corpus_paths(args.source, members, "--source", required=True)
     features = _feature_sources(args.features, members)
     try:
+        media_settings = _media_settings(args.media_extractor)
         result = build_dataset(
             args.config,
             sources,
             args.out,
             features=features,
             feature_formats=_feature_formats(args.feature_format, members),
+            media_settings=media_settings,
+            media_cache=args.media_cache,
             pseudo_labels=args.pseudo_labels,
             pooling=args.pooling,
             batch_size=args.batch_size,
@@ -193,7 +223,7 @@ def _build_dataset(args: argparse.Namespace) -> int:
             private=not args.public,
             show_progress=not args.no_progress,
         )
-    except (FileNotFoundError, ValueError, NotImplementedError) as error:
+    except (FileNotFoundError, ValueError, NotImplementedError, ImportError) as error:
         raise SystemExit(f"build-dataset: {error}") from error
     rows = ", ".join(f"{split} {len(ds):,}" for split, ds in result.dataset.items())
     print(f"built {args.config!r} -> {result.folder} ({rows})")
@@ -247,6 +277,22 @@ def _add_build_dataset_parser(subparsers) -> None:
         default=[],
         metavar="[CORPUS=]FORMAT",
         help="feature file layout given to the reader (default: detected)",
+    )
+    parser.add_argument(
+        "--media-extractor",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="raw-media corpora: the saved feature extractor (or processor, or model folder) whose settings the "
+        "frames are extracted with (default: UniMSEFeatureExtractor's defaults)",
+    )
+    parser.add_argument(
+        "--media-cache",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="raw-media corpora: the feature cache (default: $UNIMSE_MEDIA_CACHE, else ~/.cache/unimse_hf/"
+        "media_features)",
     )
     parser.add_argument(
         "--pseudo-labels",

@@ -4,14 +4,20 @@ UniMSE (Hu et al., EMNLP 2022) feeds each utterance's acoustic and visual frame 
 per corpus (e.g. COVAREP / Facet for MOSI and MOSEI), through small LSTM encoders. This extractor takes those
 frames, one ``(frames_i, dim)`` array per sample, and pads them on the right into the
 ``acoustic_features``/``acoustic_mask`` and ``visual_features``/``visual_mask`` inputs of
-``UniMSEForConditionalGeneration``. Raw audio/video extraction is not implemented; ``sampling_rate`` and the
-feature-set names are kept in the config so that a saved extractor says which features it expects.
+``UniMSEForConditionalGeneration``. It also computes those frames from raw media (``audio=`` a waveform or a file,
+``video=`` a file; docs/media.md) with :mod:`unimse_hf.media`, imported on first use; the media settings
+(``sampling_rate``, feature sets, frame rates, dims) are saved with the extractor, so a model trained on features
+extracted this way predicts on new media with the same settings.
 
-This file imports only numpy, torch and transformers: it is copied next to saved processors as remote code.
+This file imports only numpy, torch and transformers (``unimse_hf.media`` lazily, inside a function): it is copied
+next to saved processors as remote code.
 """
 
 from __future__ import annotations
 
+import importlib
+import math
+import os
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -24,10 +30,41 @@ from transformers.feature_extraction_sequence_utils import SequenceFeatureExtrac
 # A copy of unimse_hf.data.schema.MODALITIES: this file must import nothing from unimse_hf (it ships as remote code).
 MODALITIES = ("acoustic", "visual")
 _SAVED_KEYS = ("padding_side", "return_attention_mask", "auto_map", "processor_class")
+#: openSMILE's low-level descriptors come every 10 ms: the highest acoustic frame rate (copy of unimse_hf.media)
+_MAX_ACOUSTIC_FRAME_RATE = 100.0
+_MEDIA_EXTRA = "pip install 'unimse-hf[media]'"
 
 
 class UniMSEDataWarning(UserWarning):
     """Inputs were altered to fit the model: text truncated, non-finite feature values zeroed."""
+
+
+def _check_rate(name: str, value: object, maximum: float | None = None) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+        or (maximum is not None and value > maximum)
+    ):
+        bound = f" at most {maximum:g}" if maximum is not None else ""
+        raise ValueError(f"{name} must be a positive number{bound} (frames per second), got {value!r}")
+    return float(value)
+
+
+def _media_module():
+    """:mod:`unimse_hf.media`, or an ImportError that names the ``media`` extra."""
+    try:
+        return importlib.import_module("unimse_hf.media")
+    except ImportError as error:
+        raise ImportError(
+            "UniMSEFeatureExtractor: features from raw audio/video need the unimse-hf package with its media extra "
+            f"({_MEDIA_EXTRA}); precomputed frames (acoustic=/visual=) need neither. ({error})"
+        ) from error
+
+
+def _is_waveform_or_path(value: object) -> bool:
+    return isinstance(value, (str, os.PathLike, np.ndarray, torch.Tensor))
 
 
 def _check_dim(name: str, value: object) -> None:
@@ -41,10 +78,14 @@ class UniMSEFeatureExtractor(SequenceFeatureExtractor):
     Args:
         acoustic_dim / visual_dim: features per frame that every sample must have (``None``: any dim, but one per
             batch). Match ``UniMSEConfig.acoustic_dim`` / ``visual_dim``.
-        sampling_rate: rate (Hz) of the raw audio a future raw-audio path would take; ``None`` (default) while the
-            extractor takes precomputed frames only. Stored and saved, not used.
-        acoustic_feature_set / visual_feature_set: name of the precomputed feature set the frames come from (the
-            unified dataset's ``acoustic_feature_set``/``visual_feature_set`` column); informational, saved.
+        sampling_rate: Hz raw audio is resampled to before the acoustic features (``None``: 16000 for raw media).
+        acoustic_feature_set / visual_feature_set: name of the feature set the frames come from (the unified
+            dataset's ``acoustic_feature_set``/``visual_feature_set`` column), saved. For raw media it must be one
+            of the sets :mod:`unimse_hf.media` computes (``"egemaps-lld"``, ``"compare-lld"``; ``"haar-hog"``) or
+            ``None`` (their defaults ``"egemaps-lld"`` / ``"haar-hog"``); an extractor naming a precomputed set
+            (e.g. ``"covarep"``) refuses raw media, since its model was trained on other features.
+        acoustic_frame_rate / visual_frame_rate: frames per second computed from raw media (acoustic at most 100:
+            openSMILE's 10 ms descriptors are averaged per frame; video frames are sampled at this rate).
         padding_value: value of padded frames (masked out by the model).
 
     The ``SequenceFeatureExtractor`` settings are fixed: ``feature_size`` is ``acoustic_dim`` (the audio frame
@@ -57,6 +98,10 @@ class UniMSEFeatureExtractor(SequenceFeatureExtractor):
         extractor = UniMSEFeatureExtractor(acoustic_dim=74, visual_dim=35)
         batch = extractor(acoustic=[np.ones((20, 74)), None], visual=[np.ones((8, 35)), np.ones((3, 35))])
         batch["acoustic_features"].shape, batch["acoustic_mask"].shape  # (2, 20, 74), (2, 20)
+
+        # raw media (the media extra): a video file, or a waveform with its sampling rate
+        batch = UniMSEFeatureExtractor()(video=["clip.mp4"])
+        batch = UniMSEFeatureExtractor()(audio=waveform, sampling_rate=44100)
     """
 
     model_input_names = ["acoustic_features", "acoustic_mask", "visual_features", "visual_mask"]
@@ -65,10 +110,12 @@ class UniMSEFeatureExtractor(SequenceFeatureExtractor):
         self,
         acoustic_dim: int | None = 64,
         visual_dim: int | None = 64,
-        sampling_rate: int | None = None,
+        sampling_rate: int | None = 16000,
         acoustic_feature_set: str | None = None,
         visual_feature_set: str | None = None,
         padding_value: float = 0.0,
+        acoustic_frame_rate: float = 25.0,
+        visual_frame_rate: float = 5.0,
         **kwargs,
     ):
         _check_dim("acoustic_dim", acoustic_dim)
@@ -103,9 +150,22 @@ class UniMSEFeatureExtractor(SequenceFeatureExtractor):
         self.visual_dim = visual_dim
         self.acoustic_feature_set = acoustic_feature_set
         self.visual_feature_set = visual_feature_set
+        self.acoustic_frame_rate = _check_rate("acoustic_frame_rate", acoustic_frame_rate, _MAX_ACOUSTIC_FRAME_RATE)
+        self.visual_frame_rate = _check_rate("visual_frame_rate", visual_frame_rate)
 
-    def __call__(self, acoustic: Any = None, visual: Any = None, *, return_tensors: str = "pt") -> BatchFeature:
-        """Pad a batch of acoustic and/or visual frame sequences.
+    def __call__(
+        self,
+        acoustic: Any = None,
+        visual: Any = None,
+        *,
+        audio: Any = None,
+        video: Any = None,
+        sampling_rate: int | None = None,
+        show_progress: bool | None = None,
+        return_tensors: str = "pt",
+    ) -> BatchFeature:
+        """Pad a batch of acoustic and/or visual frame sequences, computed from raw media when ``audio`` / ``video``
+        are given.
 
         Args:
             acoustic / visual: a list with one entry per sample, each a ``(frames_i, dim)`` array-like (numpy,
@@ -113,6 +173,15 @@ class UniMSEFeatureExtractor(SequenceFeatureExtractor):
                 frames") when the sample lacks the modality; or a ``(batch, frames, dim)`` array (taken as unpadded);
                 or one sample's ``(frames, dim)`` array. ``None``: no sample has the modality. When both are given
                 they must have the same number of samples.
+            audio: raw audio of one sample (a file path, or a ``(samples,)`` waveform array with ``sampling_rate``)
+                or a list with one entry (or ``None``) per sample. Computes the acoustic frames; excludes
+                ``acoustic``.
+            video: a video file path, or a list with one (or ``None``) per sample. Computes the visual frames, and
+                the acoustic ones from its audio track where that sample has no ``audio`` and ``acoustic`` is not
+                given; excludes ``visual``. Missing streams and face-less videos give masked modalities (see
+                :meth:`extract_media`).
+            sampling_rate: Hz of the ``audio`` arrays (required for arrays; resampled to ``self.sampling_rate``).
+            show_progress: progress bar over the video frames (``None``: for files longer than 30 s).
             return_tensors: ``"pt"`` (torch) or ``"np"`` (numpy).
 
         Returns:
@@ -124,6 +193,10 @@ class UniMSEFeatureExtractor(SequenceFeatureExtractor):
         """
         if return_tensors not in ("pt", "np"):
             raise ValueError(f"return_tensors must be 'pt' or 'np', got {return_tensors!r}")
+        if audio is not None or video is not None:
+            acoustic, visual = self._frames_from_media(acoustic, visual, audio, video, sampling_rate, show_progress)
+        elif sampling_rate is not None:
+            raise ValueError(f"sampling_rate is the rate of raw audio=...; no audio was given (got {sampling_rate!r})")
         batches = {name: self._as_batch(name, value) for name, value in (("acoustic", acoustic), ("visual", visual))}
         given = {name: len(batch) for name, batch in batches.items() if batch is not None}
         if not given:
@@ -141,6 +214,90 @@ class UniMSEFeatureExtractor(SequenceFeatureExtractor):
         if return_tensors == "np":
             data = {key: value.numpy() for key, value in data.items()}
         return BatchFeature(data=data)
+
+    # ------------------------------------------------------------------------------------------ raw media
+    def media_settings(self, modalities: Sequence[str] = MODALITIES):
+        """The :class:`unimse_hf.media.MediaSettings` of this extractor (its saved settings); raises ``ValueError``
+        when a feature set asked for (``modalities``) is a precomputed one that raw media cannot give."""
+        media = _media_module()
+        values = {}
+        for modality, known in (("acoustic", media.ACOUSTIC_FEATURE_SETS), ("visual", media.VISUAL_FEATURE_SETS)):
+            name = getattr(self, f"{modality}_feature_set")
+            if name is not None and name not in known:
+                if modality in modalities:
+                    raise ValueError(
+                        f"{modality}_feature_set of this extractor is {name!r}: its model takes precomputed {name!r} "
+                        f"frames, and raw media gives only {sorted(known)}; give {modality}=<frames> instead"
+                    )
+                name = None
+            if name is not None:
+                values[f"{modality}_feature_set"] = name
+        return media.MediaSettings(
+            sampling_rate=self.sampling_rate or 16000,
+            acoustic_frame_rate=self.acoustic_frame_rate,
+            visual_frame_rate=self.visual_frame_rate,
+            acoustic_dim=self.acoustic_dim,
+            visual_dim=self.visual_dim,
+            **values,
+        )
+
+    def extract_media(
+        self,
+        audio: Any = None,
+        video: Any = None,
+        sampling_rate: int | None = None,
+        *,
+        modalities: Sequence[str] = MODALITIES,
+        show_progress: bool | None = None,
+        name: str = "",
+    ):
+        """Frames of one sample from raw media: a :class:`unimse_hf.media.MediaFeatures` with ``acoustic``
+        ``(frames, acoustic_dim)`` and ``visual`` ``(face frames, visual_dim)`` (``None`` where the modality is
+        missing: a video without audio, an audio-only file, no face; a ``UniMSEMediaWarning`` says which),
+        ``face_mask`` and ``visual_times`` per sampled video frame. See docs/media.md."""
+        media = _media_module()
+        return media.extract_media_features(
+            audio, video, sampling_rate, self.media_settings(modalities), modalities=modalities,
+            show_progress=show_progress, name=name,
+        )  # fmt: skip
+
+    def _frames_from_media(self, acoustic, visual, audio, video, sampling_rate, show_progress):
+        """``(acoustic, visual)`` per-sample frame lists from ``audio`` / ``video`` (see :meth:`__call__`)."""
+        for frames_name, frames, media_name, media in (("acoustic", acoustic, "audio", audio),
+                                                       ("visual", visual, "video", video)):  # fmt: skip
+            if frames is not None and media is not None:
+                raise ValueError(
+                    f"give either {frames_name}= (precomputed frames) or {media_name}= (raw media), not both"
+                )
+        lists = {}
+        for name, value in (("audio", audio), ("video", video)):
+            if value is None:
+                continue
+            if _is_waveform_or_path(value):
+                lists[name] = [value]
+            elif isinstance(value, Sequence):
+                lists[name] = list(value)
+            else:
+                raise TypeError(
+                    f"{name} must be a file path, a waveform array (audio) or a list with one per sample, got "
+                    f"{type(value).__name__}"
+                )
+        sizes = {name: len(items) for name, items in lists.items()}
+        if len(set(sizes.values())) > 1:
+            raise ValueError(f"audio and video must have one entry per sample each, got {sizes}")
+        count = next(iter(sizes.values()))
+        audios, videos = lists.get("audio", [None] * count), lists.get("video", [None] * count)
+        acoustic_list, visual_list = [None] * count, [None] * count
+        for i, (sample_audio, sample_video) in enumerate(zip(audios, videos, strict=True)):
+            wanted = [m for m, given in (("acoustic", acoustic is None), ("visual", visual is None)) if given]
+            if sample_audio is None and sample_video is None:
+                continue
+            features = self.extract_media(
+                sample_audio, sample_video, sampling_rate, modalities=wanted, show_progress=show_progress,
+                name=f"sample {i}" if count > 1 else "",
+            )  # fmt: skip
+            acoustic_list[i], visual_list[i] = features.acoustic, features.visual
+        return (acoustic if acoustic is not None else acoustic_list), (visual if visual is not None else visual_list)
 
     @staticmethod
     def _as_batch(name: str, value: Any) -> list[Any] | None:

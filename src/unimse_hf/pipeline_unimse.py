@@ -1,4 +1,4 @@
-"""``pipeline("multimodal-sentiment")``: text (+ acoustic/visual frames) in, sentiment and emotion out.
+"""``pipeline("multimodal-sentiment")``: text (+ acoustic/visual frames or raw audio/video) in, sentiment, emotion out.
 
 One utterance, a batch of utterances, or a whole dialogue (one prediction per utterance, with the ERC context
 window of paper §3.2 built from the neighbouring utterances) go through :class:`UniMSEProcessor`, ``generate``
@@ -12,6 +12,7 @@ folders as remote code.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,15 +23,18 @@ from transformers import GenerationConfig, Pipeline
 from .labels import parse_universal_label
 
 TASK = "multimodal-sentiment"
-UTTERANCE_KEYS = ("text", "speaker", "context_before", "context_after", "acoustic", "visual")
-DIALOGUE_UTTERANCE_KEYS = ("text", "speaker", "acoustic", "visual")
+#: raw-media keys of an utterance: their frames are computed by the processor's feature extractor (docs/media.md)
+MEDIA_KEYS = ("audio", "video", "sampling_rate")
+UTTERANCE_KEYS = ("text", "speaker", "context_before", "context_after", "acoustic", "visual", *MEDIA_KEYS)
+DIALOGUE_UTTERANCE_KEYS = ("text", "speaker", "acoustic", "visual", *MEDIA_KEYS)
 # A copy of unimse_hf.data.schema.MODALITIES: this file must import nothing from unimse_hf but labels (remote code).
 MODALITIES = ("acoustic", "visual")
 #: Output fields that ``return_probabilities`` scores, in the order the universal label writes them.
 LABEL_OUTPUT_FIELDS = ("polarity", "score", "emotion", "iemocap_emotion")
 INPUT_FORMS = (
     "a str, a dict with 'text' (and optional 'speaker', 'context_before', 'context_after', 'acoustic', "
-    "'visual'), a dict with 'dialogue' (a list of {'text', 'speaker'?, 'acoustic'?, 'visual'?} dicts), or a list "
+    "'visual', 'audio' (a path, or an array with 'sampling_rate'), 'video' (a path)), a dict with 'dialogue' (a "
+    "list of {'text', 'speaker'?, 'acoustic'?, 'visual'?, 'audio'?, 'sampling_rate'?, 'video'?} dicts), or a list "
     "of those"
 )
 _GENERATION_KEYS = frozenset(key for key in vars(GenerationConfig()) if not key.startswith("_")) | {"generation_config"}
@@ -45,9 +49,13 @@ class MultimodalSentimentPipeline(Pipeline):
     - ``{"text": ..., "speaker"?: str, "context_before"?: [...], "context_after"?: [...], "acoustic"?: array
       (frames, acoustic_dim), "visual"?: array (frames, visual_dim)}``; context utterances are strings or
       ``{"text", "speaker"?}`` dicts, ``context_before`` oldest first;
-    - ``{"dialogue": [{"text", "speaker"?, "acoustic"?, "visual"?}, ...]}``: one prediction per utterance, the
-      context of each built from its neighbours (``context_mode="past"`` uses earlier utterances only, for
-      streaming; default: the processor's mode, bidirectional as in the paper).
+    - raw media instead of frames (the ``media`` extra; docs/media.md): ``"video": path`` (visual frames from the
+      faces, acoustic frames from its audio track), ``"audio": path`` or ``"audio": array, "sampling_rate": Hz``
+      (acoustic frames); a missing stream or a face-less video masks that modality. A modality takes one source:
+      ``acoustic`` with ``audio``, or ``visual`` with ``video``, is an error;
+    - ``{"dialogue": [{"text", "speaker"?, "acoustic"?, "visual"?, "audio"?, "video"?}, ...]}``: one prediction per
+      utterance, the context of each built from its neighbours (``context_mode="past"`` uses earlier utterances
+      only, for streaming; default: the processor's mode, bidirectional as in the paper).
 
     Output per utterance: ``polarity``, ``score`` (float), ``emotion`` (MELD's 7), ``iemocap_emotion`` (IEMOCAP's
     6), ``generated`` (the raw universal label) and ``valid`` (the label had its four fields, each recognised); with
@@ -62,6 +70,7 @@ class MultimodalSentimentPipeline(Pipeline):
 
         classifier = pipeline("multimodal-sentiment", model="path/to/unimse-folder")
         classifier({"text": "I love it", "acoustic": np.zeros((40, 64)), "visual": np.zeros((12, 64))})
+        classifier({"text": "I love it", "video": "clip.mp4"})
     """
 
     _load_processor = True
@@ -158,6 +167,7 @@ class MultimodalSentimentPipeline(Pipeline):
             record[side], record[speakers] = self._context(item.get(side), f"{name}[{side!r}]")
         for modality in MODALITIES:
             record[modality] = self._frames(item.get(modality), modality, f"{name}[{modality!r}]")
+        self._media_frames(item, name, record)
         return [record]
 
     def _dialogue_records(self, item: Mapping, name: str) -> list[dict]:
@@ -171,17 +181,18 @@ class MultimodalSentimentPipeline(Pipeline):
             turn_name = f"{name}['dialogue'][{i}]"
             if not isinstance(turn, Mapping):
                 raise TypeError(
-                    f"{turn_name} must be a dict with 'text' (and optional 'speaker', 'acoustic', 'visual'), got "
+                    f"{turn_name} must be a dict with 'text' (and optional 'speaker', 'acoustic', 'visual', 'audio', "
+                    "'sampling_rate', 'video'), got "
                     f"{type(turn).__name__}"
                 )
             self._check_keys(turn, DIALOGUE_UTTERANCE_KEYS, turn_name)
-            utterances.append(
-                {
-                    "text": self._text(turn.get("text"), f"{turn_name}['text']"),
-                    "speaker": self._speaker(turn.get("speaker"), f"{turn_name}['speaker']"),
-                    **{m: self._frames(turn.get(m), m, f"{turn_name}[{m!r}]") for m in MODALITIES},
-                }
-            )
+            utterance = {
+                "text": self._text(turn.get("text"), f"{turn_name}['text']"),
+                "speaker": self._speaker(turn.get("speaker"), f"{turn_name}['speaker']"),
+                **{m: self._frames(turn.get(m), m, f"{turn_name}[{m!r}]") for m in MODALITIES},
+            }
+            self._media_frames(turn, turn_name, utterance)
+            utterances.append(utterance)
         texts = [u["text"] for u in utterances]
         speakers = [u["speaker"] for u in utterances]
         return [
@@ -255,6 +266,43 @@ class MultimodalSentimentPipeline(Pipeline):
         if not np.isfinite(array).all():
             raise ValueError(f"{name} holds {int((~np.isfinite(array)).sum())} NaN/inf values; give finite features")
         return array if array.shape[0] else None
+
+    def _media_frames(self, item: Mapping, name: str, record: dict) -> None:
+        """Fill ``record``'s acoustic/visual frames from the item's ``audio`` / ``video`` (+ ``sampling_rate``)."""
+        audio, video, rate = item.get("audio"), item.get("video"), item.get("sampling_rate")
+        if audio is None and video is None:
+            if rate is not None:
+                raise ValueError(f"{name}['sampling_rate'] is the rate of an 'audio' array, but {name} has no 'audio'")
+            return
+        for frames_key, media_key in (("acoustic", "audio"), ("visual", "video")):
+            if item.get(frames_key) is not None and item.get(media_key) is not None:
+                raise ValueError(
+                    f"{name} has both {frames_key!r} frames and {media_key!r}: give one source of {frames_key} features"
+                )
+        if video is not None and not isinstance(video, (str, os.PathLike)):
+            raise TypeError(f"{name}['video'] must be a video file path (str), got {type(video).__name__}")
+        if audio is not None and not isinstance(audio, (str, os.PathLike, np.ndarray, torch.Tensor, list)):
+            raise TypeError(
+                f"{name}['audio'] must be an audio/video file path or a waveform array, got {type(audio).__name__}"
+            )
+        for key, value in (("audio", audio), ("video", video)):
+            if isinstance(value, (str, os.PathLike)) and not os.path.isfile(value):
+                raise FileNotFoundError(f"{name}[{key!r}]: no such file {os.fspath(value)!r}")
+        if audio is not None and not isinstance(audio, (str, os.PathLike)) and rate is None:
+            raise ValueError(f"{name}['audio'] is a waveform array: give its 'sampling_rate' (Hz) too")
+        if isinstance(audio, (str, os.PathLike)) and rate is not None:
+            raise ValueError(f"{name}['sampling_rate'] is for an 'audio' array; {name}['audio'] is a file path")
+        extractor = self.processor.feature_extractor
+        if not hasattr(extractor, "extract_media"):
+            raise TypeError(
+                f"{name} has raw media, but this model's feature extractor ({type(extractor).__name__}) cannot read "
+                "it; give 'acoustic' / 'visual' frames"
+            )
+        wanted = [modality for modality in MODALITIES if record[modality] is None and item.get(modality) is None]
+        features = extractor.extract_media(audio, video, rate, modalities=wanted, name=name)
+        for modality in wanted:
+            source = "audio" if modality == "acoustic" and audio is not None else "video"
+            record[modality] = self._frames(getattr(features, modality), modality, f"{name}[{source!r}]")
 
     # --------------------------------------------------------------------------------------------- steps
     def preprocess(self, record: dict, context_mode: str | None = None) -> dict[str, torch.Tensor]:
