@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from test_trainer import ACOUSTIC_DIM, TOKENIZER_DIR, VISUAL_DIM, tiny_model
+from test_pipeline import frames, save_love_hate_model
+from test_trainer import ACOUSTIC_DIM, TOKENIZER_DIR, VISUAL_DIM
 from transformers import AutoTokenizer, pipeline
 
 import unimse_hf.app as web
@@ -23,8 +24,6 @@ from unimse_hf import UniMSEFeatureExtractor, UniMSEProcessor
 from unimse_hf.cli import main as cli_main
 
 SPACE = Path(__file__).resolve().parents[1] / "spaces" / "unimse-demo"
-LOVE = "positive,1.5,joy,excited"
-HATE = "negative,-2.0,sadness,frustrated"
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
@@ -50,23 +49,10 @@ def one_torch_thread():
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    """A tiny UniMSE taught two universal labels ("love" -> LOVE, else HATE), saved with its processor (as in
-    test_pipeline.py)."""
+    """The tiny UniMSE of test_pipeline.py, taught "love" -> LOVE, else HATE."""
     tokenizer = AutoTokenizer.from_pretrained(TOKENIZER_DIR)
     processor = UniMSEProcessor(tokenizer, UniMSEFeatureExtractor(acoustic_dim=ACOUSTIC_DIM, visual_dim=VISUAL_DIM))
-    model = tiny_model(processor)
-    texts = ["I love it", "we love this so much", "I hate it", "this is awful, I hate you", "love love", "hate hate"]
-    batch = processor(texts, text_target=[LOVE if "love" in text else HATE for text in texts])
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    model.train()
-    for _ in range(80):
-        model(**batch).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    folder = tmp_path_factory.mktemp("unimse")
-    model.eval().save_pretrained(folder)
-    processor.save_pretrained(folder)
-    return folder
+    return save_love_hate_model(processor, tmp_path_factory.mktemp("unimse"))
 
 
 @pytest.fixture(scope="module")
@@ -119,10 +105,6 @@ def browser(server, tmp_path_factory):
     driver = browse.chromium(tmp_path_factory.mktemp("chromium-profile"))
     yield driver
     driver.quit()
-
-
-def frames(count: int, dim: int, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).standard_normal((count, dim)).astype(np.float32)
 
 
 # --------------------------------------------------------------------------------------------------- inputs

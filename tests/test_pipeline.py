@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,9 +29,9 @@ def processor():
     return UniMSEProcessor(tokenizer, UniMSEFeatureExtractor(acoustic_dim=ACOUSTIC_DIM, visual_dim=VISUAL_DIM))
 
 
-@pytest.fixture(scope="module")
-def model_dir(processor, tmp_path_factory):
-    """A tiny UniMSE taught two universal labels ("love" -> LOVE, else HATE), saved with its processor."""
+def save_love_hate_model(processor: UniMSEProcessor, folder: Path) -> Path:
+    """Train a tiny UniMSE on two universal labels ("love" -> LOVE, else HATE), save it with ``processor`` to
+    ``folder`` and return ``folder``."""
     model = tiny_model(processor)
     texts = ["I love it", "we love this so much", "I hate it", "this is awful, I hate you", "love love", "hate hate"]
     batch = processor(texts, text_target=[LOVE if "love" in text else HATE for text in texts])
@@ -41,10 +42,14 @@ def model_dir(processor, tmp_path_factory):
         model(**batch).loss.backward()
         optimizer.step()
         optimizer.zero_grad()
-    folder = tmp_path_factory.mktemp("unimse")
     model.eval().save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="module")
+def model_dir(processor, tmp_path_factory):
+    return save_love_hate_model(processor, tmp_path_factory.mktemp("unimse"))
 
 
 @pytest.fixture(scope="module")
