@@ -141,16 +141,25 @@ def upload_video(driver, path: str | os.PathLike) -> None:
 
 def set_dialogue_cell(driver, row: int, column: int, text: str) -> None:
     """Type ``text`` into the dialogue table's cell (``row``, ``column``), replacing what it held."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    cell = driver.find_element(By.CSS_SELECTOR, f'#dialogue-rows [data-testid="cell-{row}-{column}"]')
+    selector = f'#dialogue-rows [data-testid="cell-{row}-{column}"]'
+    cell = driver.find_element(By.CSS_SELECTOR, selector)
     ActionChains(driver).double_click(cell).perform()
     editor = wait(driver, lambda d: cell.find_element(By.TAG_NAME, "textarea"))
     editor.send_keys(Keys.CONTROL, "a")
     editor.send_keys(text, Keys.ENTER)
-    wait(driver, lambda d: cell.text.splitlines()[0] == text)
+
+    def shows_text(d) -> bool:  # found anew at each poll: some Gradio releases (6.0) render the edited cell again
+        try:
+            return d.find_element(By.CSS_SELECTOR, selector).text.split("\n")[0] == text
+        except StaleElementReferenceException:
+            return False
+
+    wait(driver, shows_text)
 
 
 def analyse_dialogue(driver, example: int | None = None, edits: dict[tuple[int, int], str] | None = None):
@@ -165,10 +174,12 @@ def analyse_dialogue(driver, example: int | None = None, edits: dict[tuple[int, 
     for (row, column), text in (edits or {}).items():
         set_dialogue_cell(driver, row, column, text)
     driver.find_element(By.ID, "dialogue-submit").click()
-    cells = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '#dialogue-results [role="gridcell"]'))
-    width = len(driver.find_elements(By.CSS_SELECTOR, '#dialogue-results [data-row="0"][role="gridcell"]'))
-    texts = [cell.text for cell in cells]
-    return [texts[start : start + width] for start in range(0, len(texts), width)]
+    cells = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '#dialogue-results [data-testid^="cell-"]'))
+    rows: dict[int, dict[int, str]] = {}
+    for cell in cells:  # data-testid "cell-{row}-{column}"
+        row, column = map(int, cell.get_attribute("data-testid").split("-")[1:3])
+        rows.setdefault(row, {})[column] = cell.text.split("\n")[0]
+    return [[row[column] for column in sorted(row)] for _, row in sorted(rows.items())]
 
 
 def save_png(driver, path: str | os.PathLike, until: str | None = None, colours: int | None = None) -> Path:

@@ -662,7 +662,7 @@ def _import_gradio():
         import gradio as gr
     except ImportError as error:
         raise ImportError(
-            "the unimse-hf web demo needs gradio: pip install 'unimse-hf[app]' (or pip install 'gradio>=6')"
+            "the unimse-hf web demo needs gradio: pip install 'unimse-hf[app]' (or pip install 'gradio>=6.1')"
         ) from error
     return gr
 
