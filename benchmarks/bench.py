@@ -195,7 +195,10 @@ def run_train(row: dict) -> dict:
                 model=model, args=args, train_dataset=dataset, data_collator=lambda _: dict(inputs)
             )
         else:
-            args = UniMSETrainingArguments(output_dir=output_dir, trainable_backbone_blocks=blocks, **common)
+            # bf16 rows: the recommended setting (cpu_bf16: also the frozen weights held in bf16, frozen_bf16.py)
+            args = UniMSETrainingArguments(
+                output_dir=output_dir, trainable_backbone_blocks=blocks, cpu_bf16=row["dtype"] == "bf16", **common
+            )
             trainer = UniMSETrainer(model=model, args=args, train_dataset=dataset, data_collator=lambda _: dict(inputs))
         trainer.add_callback(timer)
         start = time.perf_counter()

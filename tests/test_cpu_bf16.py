@@ -1,5 +1,6 @@
-"""The recommended CPU setting (``cpu_bf16``): when it turns bf16 autocast on, and that bf16 keeps the model's
-outputs and the loss curve of float32 within the stated tolerances."""
+"""The recommended CPU setting (``cpu_bf16``): when it turns bf16 autocast on, that bf16 keeps the model's outputs
+and the loss curve of float32 within the stated tolerances, and that holding the frozen weights in bf16 changes no
+product and saves float32."""
 
 import pytest
 import torch
@@ -7,6 +8,7 @@ from conftest import TINY_T5
 
 from unimse_hf import UniMSEConfig, UniMSEForConditionalGeneration
 from unimse_hf import training_args as training_args_module
+from unimse_hf.frozen_bf16 import frozen_linear_weights_in_bf16
 from unimse_hf.trainer import UniMSETrainer
 from unimse_hf.training_args import UniMSETrainingArguments
 
@@ -118,3 +120,58 @@ def test_bf16_training_follows_the_float32_loss_curve_over_100_steps(tmp_path, m
     assert len(curves["fp32"]) == 10
     assert curves["fp32"][-1] < 0.8 * curves["fp32"][0]  # the curve falls: a comparison of something that learns
     assert curves["bf16"] == pytest.approx(curves["fp32"], rel=LOSS_CURVE_RTOL)
+
+
+def freeze_lower_blocks(model: UniMSEForConditionalGeneration) -> None:
+    """Freeze blocks 0-1 of both stacks and the tied embedding / LM head (as a trainable set may)."""
+    for name, parameter in model.named_parameters():
+        if any(f"{stack}.block.{i}." in name for stack in ("encoder", "decoder") for i in (0, 1)) or "shared" in name:
+            parameter.requires_grad_(False)
+
+
+def test_frozen_weights_in_bf16_keep_the_autocast_products_and_come_back_as_float32():
+    model = tiny_model().eval()
+    freeze_lower_blocks(model)
+    batch = stack(random_samples(BATCH))
+    original = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
+    with torch.no_grad():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            reference = model(**batch)
+        plain = model(**batch)
+        with frozen_linear_weights_in_bf16(model) as layers:
+            converted = {name for name, module in model.named_modules() if module in layers}
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                stored = model(**batch)
+            outside = model(**batch)  # where autocast is off, as generate() runs the encoder
+            generated = model.generate(**{k: v for k, v in batch.items() if k != "labels"}, max_new_tokens=4)
+    # every projection of the frozen blocks (encoder: q, k, v, o, wi, wo; decoder: + cross-attention q, k, v, o), not
+    # the LM head tied to the frozen embedding
+    assert len(converted) == 2 * 6 + 2 * 10 and "lm_head" not in converted
+    assert all(parameter.dtype == torch.float32 for parameter in model.parameters())
+    torch.testing.assert_close(stored.logits, reference.logits, rtol=0, atol=0)  # the same products, bit for bit
+    assert outside.logits.dtype == torch.float32 and generated.shape[0] == BATCH
+    assert (outside.logits - plain.logits).abs().max() <= LOGITS_TOL * plain.logits.std()
+    for name, parameter in model.named_parameters():  # float32 again, rounded to bf16 where they were converted
+        rounded = original[name].bfloat16().float() if name.rsplit(".", 1)[0] in converted else original[name]
+        assert torch.equal(parameter, rounded), name
+
+
+def test_cpu_bf16_training_holds_frozen_weights_in_bf16_and_saves_float32(tmp_path, monkeypatch):
+    from safetensors import safe_open
+
+    monkeypatch.setattr(training_args_module, "cpu_has_native_bf16", lambda: True)
+    model = tiny_model()
+    args = arguments(tmp_path, cpu_bf16=True, max_steps=4, save_strategy="steps", save_steps=2)
+    trainer = UniMSETrainer(model=model, args=args, train_dataset=random_samples(BATCH * 4), data_collator=stack)
+    frozen = model.encoder.block[0].layer[0].SelfAttention.q  # below the paper's trainable blocks
+    assert not frozen.weight.requires_grad
+    seen = set()
+    frozen.register_forward_hook(lambda module, inputs, output: seen.add(module.weight.dtype))
+    trainer.train()
+    assert seen == {torch.bfloat16} and frozen.weight.dtype == torch.float32
+    for checkpoint in ("checkpoint-2", "checkpoint-4"):
+        with safe_open(tmp_path / checkpoint / "model.safetensors", "pt") as weights:
+            assert {weights.get_slice(key).get_dtype() for key in weights.keys()} == {"F32"}, checkpoint
+    reloaded = UniMSEForConditionalGeneration.from_pretrained(tmp_path / "checkpoint-4")
+    for name, parameter in reloaded.named_parameters():
+        assert torch.equal(parameter, model.get_parameter(name)), name

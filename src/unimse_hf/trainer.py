@@ -26,6 +26,7 @@ import torch
 from transformers import Seq2SeqTrainer, TrainerCallback
 
 from .data_collator import UniMSEDataCollator, pop_metadata
+from .frozen_bf16 import float32_state_dict, frozen_linear_weights_in_bf16
 from .labels import CORPORA, REFERENCE_KEYS
 from .lora import is_peft_model, peft_free_name, save_base_model
 from .losses import InterModalityContrastiveLoss, SupervisedContrastiveLoss
@@ -155,6 +156,7 @@ class UniMSETrainer(Seq2SeqTrainer):
         self.sample_contrastive_loss = SupervisedContrastiveLoss(args.contrastive_temperature)
         self._loss_parts: dict[str, torch.Tensor] = {}
         self._loss_parts_logged_step = 0
+        self._bf16_frozen_layers: list[torch.nn.Linear] = []  # while train() runs under cpu_bf16 (frozen_bf16.py)
         self.select_trainable_parameters()
         self._metrics_source = compute_metrics  # its last_confusion_matrices feed the plots
         self._plots_unavailable_logged = False
@@ -182,6 +184,26 @@ class UniMSETrainer(Seq2SeqTrainer):
             counts[group] += parameter.numel() if parameter.requires_grad else 0
         self.trainable_parameter_counts = counts
         return counts
+
+    # --- training and saving ------------------------------------------------------------------------------------
+
+    def train(self, *args, **kwargs):
+        """``Seq2SeqTrainer.train``; where ``cpu_bf16`` turned bf16 autocast on, with the frozen ``nn.Linear``
+        weights held in bf16 during the run (:mod:`unimse_hf.frozen_bf16`: the same products, less memory)."""
+        enabled = self.args.cpu_bf16 and self.args.bf16 and self.args.use_cpu
+        with frozen_linear_weights_in_bf16(self.accelerator.unwrap_model(self.model), enabled) as layers:
+            self._bf16_frozen_layers = layers
+            try:
+                return super().train(*args, **kwargs)
+            finally:
+                self._bf16_frozen_layers = []
+
+    def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
+        """``Trainer._save``; checkpoints written during a ``cpu_bf16`` run hold the frozen weights as float32."""
+        if self._bf16_frozen_layers:
+            state_dict = self.model.state_dict() if state_dict is None else state_dict
+            state_dict = float32_state_dict(state_dict, self._bf16_frozen_layers)
+        super()._save(output_dir, state_dict)
 
     def create_optimizer(self, model=None):
         """The Trainer's optimizer with one learning rate per group (backbone / fusion / modality) and weight decay

@@ -35,8 +35,10 @@ class UniMSETrainingArguments(Seq2SeqTrainingArguments):
     reports no distributed set-up, and every process would train alone on the whole dataset.
 
     ``cpu_bf16=True`` (the recommended CPU setting, on in the t5-base configs of ``training_args/``) trains under bf16
-    autocast when the run is on a CPU with native bf16, with float32 weights and optimizer state; elsewhere it
-    changes nothing. benchmarks/README.md has the measured speed-up and the bf16 vs float32 tolerances.
+    autocast when the run is on a CPU with native bf16, with float32 trainable weights and optimizer state, and the
+    frozen ``nn.Linear`` weights held in bf16 while ``train()`` runs (the products autocast computes anyway, with
+    less memory; :mod:`unimse_hf.frozen_bf16`); elsewhere it changes nothing. benchmarks/README.md has the measured
+    speed-up and the bf16 vs float32 tolerances.
     """
 
     contrastive_acoustic_weight: float = field(
@@ -110,7 +112,8 @@ class UniMSETrainingArguments(Seq2SeqTrainingArguments):
         metadata={
             "help": "Train and evaluate under bf16 autocast (sets bf16 and use_cpu) when the run is on a CPU that "
             "computes bf16 natively (AMX or AVX512-BF16; see cpu_has_native_bf16); does nothing on a GPU, on other "
-            "CPUs (emulated bf16 is slower than float32) or with fp16/bf16 set. Weights and optimizer stay float32."
+            "CPUs (emulated bf16 is slower than float32) or with fp16/bf16 set. Trainable weights and optimizer state "
+            "stay float32; frozen nn.Linear weights are held in bf16 during train() (saved as float32)."
         },
     )
     hub_private_repo: bool | None = field(
