@@ -24,6 +24,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from torch.utils.checkpoint import checkpoint
 from transformers import initialization as init
 from transformers.dynamic_module_utils import get_relative_import_files
+from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_outputs import BaseModelOutputWithPastAndCrossAttentions, Seq2SeqLMOutput
 from transformers.models.t5.modeling_t5 import (
     T5Block,
@@ -39,6 +40,8 @@ MODALITIES = ("acoustic", "visual")
 # Keyword arguments forward() passes on to the T5 stacks; anything else is a caller's mistake (e.g. a misspelt
 # modality argument), which must not be ignored silently.
 PASSTHROUGH_KWARGS = frozenset(TransformersKwargs.__annotations__)
+# Keyword arguments that ask the encoder for per-block outputs, which only the full T5Stack pass records.
+RECORDING_KWARGS = ("output_hidden_states", "output_attentions")
 # transformers 5.24 renamed the KV-cache argument and output field `past_key_values` to `cache` (the old name is
 # deprecated until 5.40); 5.17-5.23 know only `past_key_values`, and their T5Stack silently drops an unknown `cache`
 # keyword. Both names are therefore read off the installed classes, never written as fixed strings.
@@ -265,6 +268,8 @@ class UniMSEEncoder(UniMSEStack):
         self.visual_encoder = UniMSEModalityEncoder(
             config.visual_dim, config.modality_hidden_size, config.modality_dropout
         )
+        # set by the trainer while it trains with cache_frozen_prefix (unimse_hf/frozen_prefix.py); not saved
+        self.frozen_prefix_cache = None
         self.post_init()
 
     def forward(
@@ -307,13 +312,25 @@ class UniMSEEncoder(UniMSEStack):
                 vectors[name], pooled[name] = modality_encoder(features, lengths)
                 present[name] = lengths > 0
         modality_embeds = torch.cat([vectors["visual"], vectors["acoustic"]], dim=-1)  # official order [v; a]
-        outputs = super().forward(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            inputs_embeds=inputs_embeds,
-            modality_embeds=modality_embeds,
-            **kwargs,
-        )
+        cache = self.frozen_prefix_cache
+        if cache is not None and input_ids is not None and not any(kwargs.get(k) for k in RECORDING_KWARGS):
+            hidden, _ = self.run_blocks(
+                cache.hidden_states(self, input_ids, attention_mask),
+                attention_mask,
+                start=cache.num_blocks,
+                modality_embeds=modality_embeds,
+            )
+            outputs = BaseModelOutputWithPastAndCrossAttentions(
+                last_hidden_state=self.dropout(self.final_layer_norm(hidden))
+            )
+        else:
+            outputs = super().forward(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                inputs_embeds=inputs_embeds,
+                modality_embeds=modality_embeds,
+                **kwargs,
+            )
         hidden = outputs.last_hidden_state
         token_mask = (
             attention_mask.to(hidden.dtype) if attention_mask is not None else hidden.new_ones(hidden.shape[:2])
@@ -332,6 +349,28 @@ class UniMSEEncoder(UniMSEStack):
             visual_present=present["visual"],
         )
         return result if return_dict is not False else result.to_tuple()
+
+    def run_blocks(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None,
+        start: int = 0,
+        stop: int | None = None,
+        position_bias: torch.Tensor | None = None,
+        **kwargs,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encoder blocks ``start .. stop - 1`` as ``T5Stack.forward`` runs them (no embedding dropout, no final
+        norm): `(batch, length, d_model)` residual stream in and out, with the relative position bias
+        `(1, heads, length, length)` (computed by block 0's attention when not given). ``kwargs`` reach every block
+        (``modality_embeds`` for the fusion blocks)."""
+        mask = create_bidirectional_mask(config=self.config, inputs_embeds=hidden_states, attention_mask=attention_mask)
+        if position_bias is None and start > 0:
+            length = hidden_states.shape[1]
+            attention = self.block[0].layer[0].SelfAttention
+            position_bias = attention.compute_bias(length, length, device=hidden_states.device)
+        for block in self.block[start:stop]:
+            hidden_states, position_bias, _ = block(hidden_states, mask, position_bias, **kwargs)
+        return hidden_states, position_bias
 
     def _device(self) -> torch.device:
         return self.embed_tokens.weight.device

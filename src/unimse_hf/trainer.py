@@ -27,6 +27,7 @@ from transformers import Seq2SeqTrainer, TrainerCallback
 
 from .data_collator import UniMSEDataCollator, pop_metadata
 from .frozen_bf16 import float32_state_dict, frozen_linear_weights_in_bf16
+from .frozen_prefix import frozen_prefix_cached
 from .labels import CORPORA, REFERENCE_KEYS
 from .lora import is_peft_model, peft_free_name, save_base_model
 from .losses import InterModalityContrastiveLoss, SupervisedContrastiveLoss
@@ -189,9 +190,16 @@ class UniMSETrainer(Seq2SeqTrainer):
 
     def train(self, *args, **kwargs):
         """``Seq2SeqTrainer.train``; where ``cpu_bf16`` turned bf16 autocast on, with the frozen ``nn.Linear``
-        weights held in bf16 during the run (:mod:`unimse_hf.frozen_bf16`: the same products, less memory)."""
+        weights held in bf16 during the run (:mod:`unimse_hf.frozen_bf16`: the same products, less memory); with
+        ``cache_frozen_prefix``, the frozen text-only encoder blocks run once per text (:mod:`unimse_hf.frozen_prefix`,
+        stored in bf16 under bf16/fp16 mixed precision)."""
+        model = self.accelerator.unwrap_model(self.model)
         enabled = self.args.cpu_bf16 and self.args.bf16 and self.args.use_cpu
-        with frozen_linear_weights_in_bf16(self.accelerator.unwrap_model(self.model), enabled) as layers:
+        storage = torch.bfloat16 if self.args.bf16 or self.args.fp16 else torch.float32
+        with (
+            frozen_prefix_cached(model, self.args.cache_frozen_prefix, storage),
+            frozen_linear_weights_in_bf16(model, enabled) as layers,
+        ):
             self._bf16_frozen_layers = layers
             try:
                 return super().train(*args, **kwargs)

@@ -116,6 +116,16 @@ class UniMSETrainingArguments(Seq2SeqTrainingArguments):
             "stay float32; frozen nn.Linear weights are held in bf16 during train() (saved as float32)."
         },
     )
+    cache_frozen_prefix: bool = field(
+        default=False,
+        metadata={
+            "help": "Run the frozen text-only encoder blocks (below the first fused block, when neither they nor the "
+            "token embedding train) once per distinct text during train() and reuse their output at later epochs and "
+            "evaluations: the largest saving of the paper's trainable set (docs/performance.md). Those blocks then run "
+            "without dropout, as a fixed feature extractor; the outputs take tokens x d_model values per text (bf16 "
+            "under bf16/fp16) in memory. Off by default: it changes the paper's training (no dropout in those blocks)."
+        },
+    )
     hub_private_repo: bool | None = field(
         default=True,
         metadata={
