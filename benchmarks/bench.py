@@ -7,14 +7,18 @@ visual frames of 64 features and ``--target-tokens`` label tokens per sample.
 - ``train`` rows: ``UniMSETrainer.train()`` (the real path: the accelerate-prepared model, bf16 autocast when the
   arguments ask for it, ``compute_loss`` with both InfoNCE terms, backward, AdamW step) for a few steps on one
   fixed batch; ``plain T5`` rows run ``Seq2SeqTrainer.train()`` on a ``T5ForConditionalGeneration`` of the same
-  size, trainable set, arguments and batch (text only). ``s/step`` is the median of the timed steps (between the
-  ``on_step_begin`` and ``on_step_end`` callbacks), after two untimed steps; the first of them is counted by
+  size, trainable set, arguments and batch (text only); the ``cached prefix`` row adds ``cache_frozen_prefix``
+  (the fixed batch is cached from the first step on: what every epoch after the first costs). ``s/step`` is the
+  median of the timed steps (between the ``on_step_begin`` and ``on_step_end`` callbacks), after two untimed steps;
+  the second of them is counted by
   ``torch.utils.flop_counter.FlopCounterMode`` (matrix products and attention, forward and backward; LSTMs and
   element-wise work are not counted), which gives ``GFLOP/step``. ``MFU`` = FLOP per step / s per step / the
   measured matmul peak of the row's dtype (fp32 or bf16); ``MFU vs bf16 peak`` divides by the bf16 peak always.
 - ``generate`` rows: ``model.generate`` in eval mode on one batch, greedy or 4 beams, every sample forced to the
   label length (random weights never stop by themselves): the package's labels (score with one decimal) or the
-  official unrounded ones (``max 20`` tokens, the official generation length). ``utt/s`` = batch / median seconds.
+  official unrounded ones (``max 20`` tokens, the official generation length); ``fp32``, ``bf16`` (autocast over the
+  float32 weights) or ``bf16-weights`` (the model itself in bf16, as ``from_pretrained(..., dtype=torch.bfloat16)``
+  loads it: no per-step weight casts). ``utt/s`` = batch / median seconds.
 - ``--rounds`` passes over all rows (a load change then hits each row): each row reports its fastest round.
 - ``peak RSS``: the row's process ``ru_maxrss`` (weights, torch, activations, optimizer state).
 - matmul peaks: best of 5 ``torch.mm`` of two 2048 x 2048 matrices per dtype, in the parent process.
@@ -250,6 +254,8 @@ def run_generate(row: dict) -> dict:
     inputs = make_inputs(model.config, row["batch"], row["tokens"], row["frames"], 1)
     inputs.pop("labels")
     new_tokens = row["label_tokens"]
+    if row["dtype"] == "bf16-weights":  # the weights themselves in bf16 (from_pretrained(..., dtype=torch.bfloat16))
+        model.to(torch.bfloat16)
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=row["dtype"] == "bf16")
 
     def generate():
@@ -315,7 +321,8 @@ def plan(args) -> list[dict]:
                 rows.append(dict(kind="train", model=model, trainable=trainable, dtype=dtype, cache=cache,
                                  steps=args.steps, **at))  # fmt: skip
             for labels, dtype, beams in (
-                ("official", "fp32", 1), ("package", "fp32", 1), ("package", "bf16", 1), ("package", "bf16", 4),
+                ("official", "fp32", 1), ("package", "fp32", 1), ("package", "bf16", 1),
+                ("package", "bf16-weights", 1), ("package", "bf16-weights", 4),
             ):  # fmt: skip
                 tokens = LABEL_TOKENS[labels] or label_tokens
                 rows.append(dict(kind="generate", labels=labels, dtype=dtype, beams=beams, label_tokens=tokens,
@@ -346,7 +353,7 @@ def summarise(rows: list[dict], peaks: dict[str, float]) -> dict:
             uni_bf16 = find(kind="train", model="unimse", trainable="paper", dtype="bf16", cache=False)
             cached = find(kind="train", model="unimse", trainable="paper", dtype="bf16", cache=True)
             official = find(kind="generate", labels="official")
-            greedy = find(kind="generate", labels="package", dtype="bf16", beams=1)
+            greedy = find(kind="generate", labels="package", dtype="bf16-weights", beams=1)
             # the first epoch fills the cache at about the uncached step's cost, the others hit it
             epochs = PAPER_EPOCHS
             amortised = (uni_bf16["seconds_per_step"] + (epochs - 1) * cached["seconds_per_step"]) / epochs

@@ -106,6 +106,19 @@ def test_features_change_the_prediction_scores(pipe):
     assert moved({"text": "I hate it", "acoustic": 5 * frames(9, ACOUSTIC_DIM)})["probabilities"] != text_only
 
 
+def test_a_pipeline_with_bf16_weights_gives_the_float32_labels(pipe, model_dir):
+    """``dtype=torch.bfloat16`` (the recommended CPU inference setting where bf16 is native, docs/performance.md):
+    float32 features go in as they are, and the labels are the float32 model's."""
+    half = pipeline("multimodal-sentiment", model=str(model_dir), dtype=torch.bfloat16, return_probabilities=True)
+    assert {parameter.dtype for parameter in half.model.parameters()} == {torch.bfloat16}
+    items = ["I love you", "I hate that", {"text": "I hate it", "acoustic": frames(7, ACOUSTIC_DIM),
+                                           "visual": frames(3, VISUAL_DIM, seed=1)}]  # fmt: skip
+    for item, ours, theirs in zip(items, half(items), pipe(items, return_probabilities=True), strict=True):
+        assert ours["generated"] == theirs["generated"], item
+        for field, probability in ours["probabilities"].items():
+            assert probability == pytest.approx(theirs["probabilities"][field], abs=0.05), (item, field)
+
+
 def test_dialogue_gives_one_prediction_per_utterance_with_its_context(pipe):
     texts = ["I love it", "I hate it", "love love", "hate hate", "we love this so much"]
     dialogue = {"dialogue": [{"speaker": f"S{i % 2}", "text": text} for i, text in enumerate(texts)]}

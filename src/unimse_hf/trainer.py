@@ -26,6 +26,7 @@ import torch
 from transformers import Seq2SeqTrainer, TrainerCallback
 
 from .data_collator import UniMSEDataCollator, pop_metadata
+from .dropout_16bit import dropout_masks_16bit
 from .frozen_bf16 import float32_state_dict, frozen_linear_weights_in_bf16
 from .frozen_prefix import frozen_prefix_cached
 from .labels import CORPORA, REFERENCE_KEYS
@@ -190,7 +191,8 @@ class UniMSETrainer(Seq2SeqTrainer):
 
     def train(self, *args, **kwargs):
         """``Seq2SeqTrainer.train``; where ``cpu_bf16`` turned bf16 autocast on, with the frozen ``nn.Linear``
-        weights held in bf16 during the run (:mod:`unimse_hf.frozen_bf16`: the same products, less memory); with
+        weights held in bf16 during the run (:mod:`unimse_hf.frozen_bf16`: the same products, less memory) and
+        dropout masks of 16 random bits per element (:mod:`unimse_hf.dropout_16bit`: cheaper to draw); with
         ``cache_frozen_prefix``, the frozen text-only encoder blocks run once per text (:mod:`unimse_hf.frozen_prefix`,
         stored in bf16 under bf16/fp16 mixed precision)."""
         model = self.accelerator.unwrap_model(self.model)
@@ -199,6 +201,7 @@ class UniMSETrainer(Seq2SeqTrainer):
         with (
             frozen_prefix_cached(model, self.args.cache_frozen_prefix, storage),
             frozen_linear_weights_in_bf16(model, enabled) as layers,
+            dropout_masks_16bit(model, enabled),
         ):
             self._bf16_frozen_layers = layers
             try:
