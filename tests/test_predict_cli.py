@@ -161,6 +161,21 @@ def test_options_pass_through_to_the_pipeline(model_dir, pipe, tmp_path, progres
     assert read_jsonl(out)[0]["prediction"]["generated"] == "positive,"
 
 
+def test_bf16_weights_give_the_float32_predictions_where_bf16_is_native(model_dir, pipe, tmp_path, monkeypatch):
+    import unimse_hf.hardware as hardware
+
+    lines = [{"text": "I love you"}, {"dialogue": [{"text": "I love it"}, {"text": "hate hate"}]}]
+    write_lines(tmp_path / "in.jsonl", lines)
+    out = tmp_path / "out.jsonl"
+    monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda: True)  # the same decision on any CPU
+    assert run_cli("--model", model_dir, "--input", tmp_path / "in.jsonl", "--output", out, "--dtype", "bfloat16") == 0
+    expected = pipe(["I love you", lines[1]], batch_size=8)
+    assert [row["prediction"] for row in read_jsonl(out)] == json.loads(json.dumps(expected))
+    monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda: False)
+    with pytest.raises(SystemExit, match=r"^predict: --dtype bfloat16 needs a device that computes bf16 natively"):
+        run_cli("--model", model_dir, "--input", tmp_path / "in.jsonl", "--output", out, "--dtype", "bfloat16")
+
+
 def test_stdin_to_stdout_resolves_feature_paths_against_the_working_directory(
     model_dir, pipe, features, tmp_path, monkeypatch, capsys
 ):
