@@ -77,9 +77,11 @@ format: install
 demo: install
 	$(OFFLINE) $(VENV)/bin/python demo/run_demo.py --out $(DEMO_OUT) --encoder "$(DEMO_ENCODER)"
 
-# one torch thread: on shared cores two threads can be slower than one, and ratios must come from one setting
+# torch's threads (one per core); on cores that other jobs share, BENCH_ARGS="--threads 1" (two threads waiting on
+# each other can be slower than one). The pseudo-label embedding row runs on ../shared/data where it exists.
+BENCH_DATA ?= $(wildcard ../shared/data)
 bench: install
-	$(OFFLINE) $(VENV)/bin/python benchmarks/bench.py --threads 1 --rounds 2
+	$(OFFLINE) $(VENV)/bin/python benchmarks/bench.py --rounds 2 $(if $(BENCH_DATA),--embedding-data $(BENCH_DATA)) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-latest .venv-min build *.egg-info src/*.egg-info
