@@ -4,6 +4,7 @@ through the kept elements only, and a training run that follows the loss curve o
 import pytest
 import torch
 from conftest import TINY_T5
+from test_cpu_bf16 import random_samples, stack
 from torch import nn
 
 from unimse_hf import UniMSEConfig, UniMSEForConditionalGeneration
@@ -62,15 +63,7 @@ def test_patched_modules_drop_in_training_only_and_come_back():
 
 def test_cpu_bf16_training_with_16bit_masks_follows_the_curve_of_torch_dropout(tmp_path, monkeypatch):
     torch.set_num_threads(1)
-    g = torch.Generator().manual_seed(1)
-    samples = []
-    for _ in range(80):
-        input_ids = torch.randint(2, TINY_T5["vocab_size"], (12,), generator=g)
-        labels = torch.randint(2, TINY_T5["vocab_size"], (6,), generator=g)
-        labels[0] = input_ids[0]
-        samples.append({"input_ids": input_ids, "attention_mask": torch.ones(12, dtype=torch.long), "labels": labels,
-                        "acoustic_features": torch.randn(10, 6, generator=g),
-                        "visual_features": torch.randn(10, 5, generator=g)})  # fmt: skip
+    samples = random_samples(80)
     monkeypatch.setattr(training_args_module, "cpu_has_native_bf16", lambda: True)
     curves = {}
     for name in ("16bit", "torch"):
@@ -84,7 +77,7 @@ def test_cpu_bf16_training_with_16bit_masks_follows_the_curve_of_torch_dropout(t
             backbone_learning_rate=3e-3, fusion_learning_rate=3e-3, modality_learning_rate=3e-3, cpu_bf16=True,
             eval_strategy="no", save_strategy="no", report_to="none", use_cpu=True, disable_tqdm=True, seed=0,
         )  # fmt: skip
-        trainer = UniMSETrainer(model=model, args=args, train_dataset=samples, data_collator=_stack)
+        trainer = UniMSETrainer(model=model, args=args, train_dataset=samples, data_collator=stack)
         if name == "torch":  # the same run with torch's dropout masks
             monkeypatch.setattr("unimse_hf.trainer.dropout_masks_16bit", _unpatched)
         trainer.train()
@@ -93,10 +86,6 @@ def test_cpu_bf16_training_with_16bit_masks_follows_the_curve_of_torch_dropout(t
     assert len(curves["torch"]) == 10 and curves["torch"][-1] < 0.9 * curves["torch"][0]
     assert curves["16bit"] == pytest.approx(curves["torch"], rel=CURVE_RTOL)
     assert curves["16bit"] != curves["torch"]  # the masks did change
-
-
-def _stack(samples):
-    return {key: torch.stack([sample[key] for sample in samples]) for key in samples[0]}
 
 
 def _unpatched(model, enabled=True):

@@ -5,13 +5,13 @@ blocks train."""
 import pytest
 import torch
 from conftest import TINY_T5
+from test_cpu_bf16 import BATCH, arguments, one_thread, random_samples, stack  # noqa: F401 (one_thread: autouse)
 
 from unimse_hf import UniMSEConfig, UniMSEForConditionalGeneration
 from unimse_hf import training_args as training_args_module
 from unimse_hf.frozen_prefix import FrozenPrefixCache, frozen_prefix_cached, frozen_prefix_length
 from unimse_hf.lora import LoraArguments, apply_lora
 from unimse_hf.trainer import UniMSETrainer
-from unimse_hf.training_args import UniMSETrainingArguments
 
 #: cached vs uncached, float32 storage, one forward in eval mode: logits within this (measured: 1.4e-6, from the
 #: masked padding's rounding in the attention sums)
@@ -22,15 +22,6 @@ CURVE_RTOL = 1e-4
 #: with dropout 0.1 the cached blocks run without it: each logged loss of the cached run within 10% of the uncached
 #: (measured: 5.1% at most, the cached curve below: less dropout noise), and both curves fall
 DROPOUT_CURVE_RTOL = 0.1
-BATCH, TOKENS, FRAMES, TARGET = 8, 12, 10, 6
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def tiny_model(dropout: float = 0.0, seed: int = 0) -> UniMSEForConditionalGeneration:
@@ -119,33 +110,6 @@ def test_cached_prefix_runs_without_dropout_and_leaves_the_blocks_in_training_mo
     assert all(block.training for block in model.encoder.block)
     with pytest.raises(ValueError, match="num_blocks must be >= 1"):
         FrozenPrefixCache(0)
-
-
-def random_samples(n: int, seed: int = 1) -> list[dict[str, torch.Tensor]]:
-    g = torch.Generator().manual_seed(seed)
-    samples = []
-    for _ in range(n):
-        input_ids = torch.randint(2, TINY_T5["vocab_size"], (TOKENS,), generator=g)
-        labels = torch.randint(2, TINY_T5["vocab_size"], (TARGET,), generator=g)
-        labels[0] = input_ids[0]  # something to learn
-        samples.append({
-            "input_ids": input_ids, "attention_mask": torch.ones(TOKENS, dtype=torch.long), "labels": labels,
-            "acoustic_features": torch.randn(FRAMES, 6, generator=g),
-            "visual_features": torch.randn(FRAMES, 5, generator=g),
-        })  # fmt: skip
-    return samples
-
-
-def stack(samples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    return {key: torch.stack([sample[key] for sample in samples]) for key in samples[0]}
-
-
-def arguments(tmp_path, **overrides) -> UniMSETrainingArguments:
-    values = dict(output_dir=str(tmp_path), per_device_train_batch_size=BATCH, max_steps=100, logging_steps=10,
-                  backbone_learning_rate=3e-3, fusion_learning_rate=3e-3, modality_learning_rate=3e-3,
-                  trainable_backbone_blocks=["paper"], eval_strategy="no", save_strategy="no", report_to="none",
-                  use_cpu=True, disable_tqdm=True, seed=0, optim="adamw_torch")  # fmt: skip
-    return UniMSETrainingArguments(**{**values, **overrides})
 
 
 def train_curve(tmp_path, dropout: float, cache: bool, **overrides) -> tuple[list[float], list[int], UniMSETrainer]:
