@@ -6,6 +6,7 @@ import pytest
 import torch
 from conftest import TINY_T5
 from test_cpu_bf16 import BATCH, arguments, one_thread, random_samples, stack  # noqa: F401 (one_thread: autouse)
+from transformers import TrainerCallback
 
 from unimse_hf import UniMSEConfig, UniMSEForConditionalGeneration
 from unimse_hf import training_args as training_args_module
@@ -161,3 +162,45 @@ def test_cache_refuses_a_trainable_set_whose_lower_blocks_train(tmp_path, traina
     message = "the token embedding trains" if trainable == "all" else "encoder block 0 trains"
     with pytest.raises(ValueError, match=f"cache_frozen_prefix=True needs frozen encoder blocks.*{message}"):
         trainer.train()
+
+
+def test_cache_serves_evaluation_and_generation_inside_a_cpu_bf16_run(tmp_path, monkeypatch):
+    """Inside ``train()`` (frozen weights in bf16, cache stored in bf16) the evaluations fill and then hit the cache,
+    and a forward or ``generate`` outside autocast on cached texts gives the uncached logits."""
+    monkeypatch.setattr(training_args_module, "cpu_has_native_bf16", lambda: True)
+    model = tiny_model(dropout=0.1)
+    batch = padded_batch()
+    checks = {}
+
+    class Probe(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step != 6:
+                return
+            encoder, mode = model.encoder, model.training
+            model.eval()
+            with torch.no_grad():
+                first = model(**batch).logits  # fills (outside the Trainer's autocast, as generate runs)
+                cached = model(**batch).logits
+                generated = model.generate(**{k: v for k, v in batch.items() if k != "labels"}, max_new_tokens=3)
+                cache, encoder.frozen_prefix_cache = encoder.frozen_prefix_cache, None
+                plain = model(**batch).logits
+                encoder.frozen_prefix_cache = cache
+            model.train(mode)
+            checks.update(first=first, cached=cached, plain=plain, generated=generated, hits=cache.hits)
+
+    args = arguments(tmp_path, cpu_bf16=True, cache_frozen_prefix=True, max_steps=8, eval_strategy="steps",
+                     eval_steps=4, predict_with_generate=False, per_device_eval_batch_size=BATCH,
+                     metric_for_best_model=None)  # fmt: skip
+    trainer = UniMSETrainer(model=model, args=args, train_dataset=random_samples(BATCH * 2),
+                            eval_dataset=random_samples(BATCH, seed=2), data_collator=stack,
+                            callbacks=[Probe()])  # fmt: skip
+    trainer.train()
+    evaluations = [log for log in trainer.state.log_history if "eval_loss" in log]
+    assert len(evaluations) == 2 and evaluations[0]["eval_loss"] != evaluations[1]["eval_loss"]
+    # steps 1-2 fill the 16 training texts and the first evaluation its 8 texts; steps 3-6 hit (32), then the
+    # probe's 4 texts fill once and hit twice (its second forward and generate's encoder pass)
+    assert checks["hits"] == BATCH * 4 + 4 + 4
+    scale = checks["plain"].std()
+    assert (checks["cached"] - checks["plain"]).abs().max() <= 0.05 * scale  # bf16 storage of the stream only
+    torch.testing.assert_close(checks["first"], checks["cached"], rtol=0, atol=0)
+    assert checks["generated"].shape == (4, 4)
