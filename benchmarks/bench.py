@@ -19,6 +19,12 @@ visual frames of 64 features and ``--target-tokens`` label tokens per sample.
   official unrounded ones (``max 20`` tokens, the official generation length); ``fp32``, ``bf16`` (autocast over the
   float32 weights) or ``bf16-weights`` (the model itself in bf16, as ``from_pretrained(..., dtype=torch.bfloat16)``
   loads it: no per-step weight casts). ``utt/s`` = batch / median seconds.
+- ``overhead`` rows: the fusion overhead, UniMSE over plain T5 at the same size, dtype, trainable set (the paper's)
+  and attention kernel, both stepped by their trainers' own ``training_step`` (``compute_loss``, for UniMSE with
+  both InfoNCE terms, and backward) and an AdamW step, alternating in one process (T5 first in even pairs, UniMSE
+  first in odd ones): the ratio of each pair, after one untimed pair whose FLOPs are counted; then the same for
+  greedy generation of the package's labels. The median of the pair ratios is the overhead (separate rows, each
+  in its own process, differ by up to ~15% from load alone).
 - ``--rounds`` passes over all rows (a load change then hits each row): each row reports its fastest round.
 - ``peak RSS``: the row's process ``ru_maxrss`` (weights, torch, activations, optimizer state).
 - matmul peaks: best of 5 ``torch.mm`` of two 2048 x 2048 matrices per dtype, in the parent process.
@@ -32,12 +38,14 @@ Ratios within one run are what to compare; absolute seconds depend on the machin
 
     python benchmarks/bench.py                # the full table (t5-small and t5-base, batch 8 and 32)
     python benchmarks/bench.py --quick        # every code path on a tiny config, a few seconds
+    python benchmarks/bench.py --kinds overhead --sizes base --batches 32 --rounds 1   # the fusion overhead only
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib.util
 import json
 import os
@@ -125,7 +133,9 @@ def make_inputs(config, batch: int, tokens: int, frames: int, target_tokens: int
     return inputs
 
 
-def build_model(model: str, size: str, trainable: str):
+def build_model(model: str, size: str, trainable: str, attn_implementation: str | None = None):
+    """A random-weight ``T5ForConditionalGeneration`` or UniMSE model of ``size`` (the class's default attention
+    kernel unless ``attn_implementation`` names one)."""
     from transformers import T5Config, T5ForConditionalGeneration
 
     from unimse_hf import UniMSEConfig, UniMSEForConditionalGeneration
@@ -134,10 +144,14 @@ def build_model(model: str, size: str, trainable: str):
     torch.manual_seed(0)
     common = dict(SIZES[size], decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
     if model == "t5":
-        return T5ForConditionalGeneration(T5Config(**common))
-    unimse = UniMSEForConditionalGeneration(
-        UniMSEConfig(**common, acoustic_dim=ACOUSTIC_DIM, visual_dim=VISUAL_DIM, fusion_init="random")
-    )
+        config = T5Config(**common)
+    else:
+        config = UniMSEConfig(**common, acoustic_dim=ACOUSTIC_DIM, visual_dim=VISUAL_DIM, fusion_init="random")
+    if attn_implementation is not None:  # at init: set_attn_implementation misses T5's stacks before 5.18
+        config._attn_implementation = attn_implementation
+    if model == "t5":
+        return T5ForConditionalGeneration(config)
+    unimse = UniMSEForConditionalGeneration(config)
     if trainable == "lora":
         unimse = apply_lora(
             unimse, LoraArguments(use_lora=True, lora_r=8, lora_alpha=16, lora_target_modules=["q", "v"])
@@ -219,6 +233,7 @@ def run_train(row: dict) -> dict:
         "step_seconds": [round(s, 4) for s in timer.seconds],
         "flops_per_step": timer.flops,
         "trainable_parameters": trainable,
+        "attn_implementation": model.config._attn_implementation,
         "train_seconds_total": round(total, 2),
         "rss_before_train_mib": round(rss_before, 1),
         "peak_rss_mib": round(peak_rss_mib(), 1),
@@ -270,8 +285,75 @@ def run_generate(row: dict) -> dict:
         "seconds_per_batch": seconds,
         "utterances_per_second": row["batch"] / seconds,
         "tokens_per_sample": sequences.shape[1] - 1,  # less the decoder start token
+        "attn_implementation": model.config._attn_implementation,
         "peak_rss_mib": round(peak_rss_mib(), 1),
     }
+
+
+def run_overhead(row: dict) -> dict:
+    """One ``overhead`` row (module docstring) in this process."""
+    from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments
+
+    from unimse_hf import UniMSETrainer, UniMSETrainingArguments
+    from unimse_hf.trainer import trainable_backbone_names
+
+    unimse = build_model("unimse", row["size"], "paper")
+    # the same attention kernel: the kernel is not what is compared
+    t5 = build_model("t5", row["size"], "paper", attn_implementation=unimse.config._attn_implementation)
+    inputs = {"unimse": make_inputs(unimse.config, row["batch"], row["tokens"], row["frames"], row["target_tokens"])}
+    inputs["t5"] = {key: inputs["unimse"][key] for key in ("input_ids", "attention_mask", "labels")}
+    common = dict(per_device_train_batch_size=row["batch"], use_cpu=True, report_to="none", optim="adamw_torch",
+                  seed=0)  # fmt: skip
+    with tempfile.TemporaryDirectory(dir="/tmp") as output_dir:
+        keep = trainable_backbone_names(t5, ["paper"])
+        for name, parameter in t5.named_parameters():
+            parameter.requires_grad_(name in keep)
+        args = Seq2SeqTrainingArguments(output_dir=output_dir, **common)
+        trainers = {"t5": Seq2SeqTrainer(model=t5, args=args)}
+        args = UniMSETrainingArguments(output_dir=output_dir, trainable_backbone_blocks=["paper"], **common)
+        trainers["unimse"] = UniMSETrainer(model=unimse, args=args, data_collator=lambda _: {})
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=row["dtype"] == "bf16")
+
+    def train_step(name: str):
+        trainer = trainers[name]
+        with autocast:
+            trainer.training_step(trainer.model, dict(inputs[name]))
+        trainer.optimizer.step()
+        trainer.model.zero_grad(set_to_none=True)
+
+    def generate(name: str):
+        model = trainers[name].model.eval()
+        batch = {key: value for key, value in inputs[name].items() if key != "labels"}
+        with torch.inference_mode(), autocast:
+            model.generate(**batch, do_sample=False, max_new_tokens=row["label_tokens"],
+                           min_new_tokens=row["label_tokens"])  # fmt: skip
+
+    flops = {}
+    for name, trainer in trainers.items():
+        trainer.create_optimizer()
+        trainer.current_gradient_accumulation_steps = 1  # what train() sets before each step
+        with FlopCounterMode(display=False) as counter:
+            train_step(name)
+        flops[name] = counter.get_total_flops()
+    result = {"attn_implementation": unimse.config._attn_implementation, "flop_ratio": flops["unimse"] / flops["t5"]}
+    for phase, fn in (("step", train_step), ("generate", generate)):
+        seconds = {"t5": [], "unimse": []}
+        for pair in range(row["pairs"] + 1):  # the first pair warms up
+            for name in ("t5", "unimse") if pair % 2 == 0 else ("unimse", "t5"):
+                elapsed = _seconds(functools.partial(fn, name))
+                if pair:
+                    seconds[name].append(elapsed)
+        ratios = [u / t for u, t in zip(seconds["unimse"], seconds["t5"], strict=True)]
+        result |= {
+            f"t5_{phase}_seconds": statistics.median(seconds["t5"]),
+            f"unimse_{phase}_seconds": statistics.median(seconds["unimse"]),
+            f"{phase}_ratios": [round(ratio, 4) for ratio in ratios],
+            f"{phase}_ratio": statistics.median(ratios),
+        }
+    return result | {"peak_rss_mib": round(peak_rss_mib(), 1)}
+
+
+RUNNERS = {"train": run_train, "generate": run_generate, "overhead": run_overhead}
 
 
 def run_row(row: dict, fresh_process: bool = True) -> dict:
@@ -281,7 +363,7 @@ def run_row(row: dict, fresh_process: bool = True) -> dict:
     if not fresh_process:
         return {
             **row,
-            **(run_train(row) if row["kind"] == "train" else run_generate(row)),
+            **RUNNERS[row["kind"]](row),
             "load_before": round(load, 2),
         }
     done = subprocess.run(
@@ -297,7 +379,16 @@ def run_row(row: dict, fresh_process: bool = True) -> dict:
 
 def best_round(results: list[dict]) -> dict:
     """The fastest of a row's rounds (the one least slowed by other jobs on shared cores), with every round's
-    seconds under ``round_seconds`` and the highest peak RSS."""
+    seconds under ``round_seconds`` and the highest peak RSS; an ``overhead`` row pools the pairs of its rounds."""
+    if results[0]["kind"] == "overhead":
+        pooled = dict(results[0], peak_rss_mib=max(result["peak_rss_mib"] for result in results))
+        for phase in ("step", "generate"):
+            pooled[f"{phase}_ratios"] = [ratio for result in results for ratio in result[f"{phase}_ratios"]]
+            pooled[f"{phase}_ratio"] = statistics.median(pooled[f"{phase}_ratios"])
+            for name in ("t5", "unimse"):
+                key = f"{name}_{phase}_seconds"
+                pooled[key] = statistics.median(result[key] for result in results)
+        return pooled
     key = "seconds_per_step" if results[0]["kind"] == "train" else "seconds_per_batch"
     best = dict(min(results, key=lambda result: result[key]))
     best["round_seconds"] = [round(result[key], 4) for result in results]
@@ -306,7 +397,8 @@ def best_round(results: list[dict]) -> dict:
 
 
 def plan(args) -> list[dict]:
-    """The rows of a run: per size and batch, the training steps then the generations."""
+    """The rows of a run (those of ``args.kinds``): per size and batch, the training steps, the generations, then
+    the fusion overhead."""
     shape = dict(tokens=args.tokens, frames=args.frames, target_tokens=args.target_tokens)
     label_tokens = package_label_tokens()
     rows = []
@@ -327,7 +419,9 @@ def plan(args) -> list[dict]:
                 tokens = LABEL_TOKENS[labels] or label_tokens
                 rows.append(dict(kind="generate", labels=labels, dtype=dtype, beams=beams, label_tokens=tokens,
                                  repeats=args.repeats, **at))  # fmt: skip
-    return rows
+            for dtype in ("fp32", "bf16"):
+                rows.append(dict(kind="overhead", dtype=dtype, pairs=args.steps + 2, label_tokens=label_tokens, **at))
+    return [row for row in rows if row["kind"] in args.kinds]
 
 
 def summarise(rows: list[dict], peaks: dict[str, float]) -> dict:
@@ -343,48 +437,56 @@ def summarise(rows: list[dict], peaks: dict[str, float]) -> dict:
         for batch in dict.fromkeys(row["batch"] for row in rows):
 
             def find(size=size, batch=batch, **match):
-                return next(
+                matching = (
                     row for row in rows if all(row.get(k) == v for k, v in dict(match, size=size, batch=batch).items())
                 )
+                return next(matching, None)
 
             t5_fp32 = find(kind="train", model="t5", trainable="paper", dtype="fp32")
-            t5_bf16 = find(kind="train", model="t5", trainable="paper", dtype="bf16")
-            uni_fp32 = find(kind="train", model="unimse", trainable="paper", dtype="fp32")
             uni_bf16 = find(kind="train", model="unimse", trainable="paper", dtype="bf16", cache=False)
             cached = find(kind="train", model="unimse", trainable="paper", dtype="bf16", cache=True)
             official = find(kind="generate", labels="official")
             greedy = find(kind="generate", labels="package", dtype="bf16-weights", beams=1)
-            # the first epoch fills the cache at about the uncached step's cost, the others hit it
-            epochs = PAPER_EPOCHS
-            amortised = (uni_bf16["seconds_per_step"] + (epochs - 1) * cached["seconds_per_step"]) / epochs
-            ratios[f"{size}_b{batch}"] = {
-                "speedup_recommended_vs_plain_t5_fp32": round(
-                    t5_fp32["seconds_per_step"] / cached["seconds_per_step"], 3
-                ),
-                f"speedup_recommended_over_{epochs}_epochs": round(t5_fp32["seconds_per_step"] / amortised, 3),
-                "speedup_bf16_uncached_vs_plain_t5_fp32": round(
-                    t5_fp32["seconds_per_step"] / uni_bf16["seconds_per_step"], 3
-                ),
-                "peak_rss_recommended_over_plain_t5_fp32": round(cached["peak_rss_mib"] / t5_fp32["peak_rss_mib"], 3),
-                "fusion_overhead_fp32": round(uni_fp32["seconds_per_step"] / t5_fp32["seconds_per_step"], 3),
-                "fusion_overhead_bf16": round(uni_bf16["seconds_per_step"] / t5_bf16["seconds_per_step"], 3),
-                "frozen_prefix_share_of_bf16_step": round(
-                    uni_bf16["frozen_prefix_seconds"] / uni_bf16["seconds_per_step"], 3
-                ),
-                "generation_speedup_recommended_vs_official_fp32": round(
-                    greedy["utterances_per_second"] / official["utterances_per_second"], 3
-                ),
-            }
+            overhead = {dtype: find(kind="overhead", dtype=dtype) for dtype in ("fp32", "bf16")}
+            found = {}
+            if t5_fp32 and uni_bf16 and cached:
+                # the first epoch fills the cache at about the uncached step's cost, the others hit it
+                epochs = PAPER_EPOCHS
+                amortised = (uni_bf16["seconds_per_step"] + (epochs - 1) * cached["seconds_per_step"]) / epochs
+                found |= {
+                    "speedup_recommended_vs_plain_t5_fp32": t5_fp32["seconds_per_step"] / cached["seconds_per_step"],
+                    f"speedup_recommended_over_{epochs}_epochs": t5_fp32["seconds_per_step"] / amortised,
+                    "speedup_bf16_uncached_vs_plain_t5_fp32": (
+                        t5_fp32["seconds_per_step"] / uni_bf16["seconds_per_step"]
+                    ),
+                    "peak_rss_recommended_over_plain_t5_fp32": cached["peak_rss_mib"] / t5_fp32["peak_rss_mib"],
+                    "frozen_prefix_share_of_bf16_step": (
+                        uni_bf16["frozen_prefix_seconds"] / uni_bf16["seconds_per_step"]
+                    ),
+                }
+            for dtype, row in overhead.items():
+                if row:
+                    found[f"fusion_overhead_{dtype}"] = row["step_ratio"]
+                    found[f"fusion_flop_ratio_{dtype}"] = row["flop_ratio"]
+                    found[f"fusion_overhead_generation_{dtype}"] = row["generate_ratio"]
+            if official and greedy:
+                found["generation_speedup_recommended_vs_official_fp32"] = (
+                    greedy["utterances_per_second"] / official["utterances_per_second"]
+                )
+            if found:
+                ratios[f"{size}_b{batch}"] = {name: round(value, 3) for name, value in found.items()}
     return ratios
 
 
 def markdown(rows: list[dict], ratios: dict, peaks: dict[str, float], embedding: dict | None, media: dict) -> str:
-    lines = [
-        f"matmul peaks (GFLOP/s): fp32 {peaks['fp32']:.0f}, bf16 {peaks['bf16']:.0f}",
-        "",
-        "| size | batch | row | dtype | s/step | GFLOP/step | MFU | MFU vs bf16 peak | peak RSS MiB | load |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
+    lines = [f"matmul peaks (GFLOP/s): fp32 {peaks['fp32']:.0f}, bf16 {peaks['bf16']:.0f}"]
+    kinds = {row["kind"] for row in rows}
+    if "train" in kinds:
+        lines += [
+            "",
+            "| size | batch | row | dtype | s/step | GFLOP/step | MFU | MFU vs bf16 peak | peak RSS MiB | load |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
     for row in rows:
         if row["kind"] == "train":
             name = f"{'plain T5' if row['model'] == 't5' else 'UniMSE'} train, {row['trainable']}"
@@ -394,11 +496,12 @@ def markdown(rows: list[dict], ratios: dict, peaks: dict[str, float], embedding:
                 f"{row['flops_per_step'] / 1e9:.1f} | {row['mfu']:.1%} | {row['mfu_vs_bf16_peak']:.1%} | "
                 f"{row['peak_rss_mib']:.0f} | {row['load_before']} |"
             )
-    lines += [
-        "",
-        "| size | batch | generation | dtype | beams | tokens/sample | utt/s | peak RSS MiB | load |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+    if "generate" in kinds:
+        lines += [
+            "",
+            "| size | batch | generation | dtype | beams | tokens/sample | utt/s | peak RSS MiB | load |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
     for row in rows:
         if row["kind"] == "generate":
             labels = "official unrounded (max 20)" if row["labels"] == "official" else "package labels"
@@ -407,10 +510,28 @@ def markdown(rows: list[dict], ratios: dict, peaks: dict[str, float], embedding:
                 f"{row['tokens_per_sample']} | {row['utterances_per_second']:.1f} | {row['peak_rss_mib']:.0f} | "
                 f"{row['load_before']} |"
             )
-    lines += ["", "| size, batch | " + " | ".join(next(iter(ratios.values()))) + " |"]
-    lines.append("|---" * (len(next(iter(ratios.values()))) + 1) + "|")
-    for key, values in ratios.items():
-        lines.append(f"| {key} | " + " | ".join(str(value) for value in values.values()) + " |")
+    if "overhead" in kinds:
+        lines += [
+            "",
+            "| size | batch | fusion overhead | dtype | plain T5 s | UniMSE s | UniMSE / T5, median of pairs (range) "
+            "| FLOP ratio |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+    for row in rows:
+        if row["kind"] == "overhead":
+            for phase, flop_ratio in (("step", f"{row['flop_ratio']:.3f}"), ("generate", "")):
+                pairs = row[f"{phase}_ratios"]
+                lines.append(
+                    f"| {row['size']} | {row['batch']} | {'train step' if phase == 'step' else 'greedy generation'} "
+                    f"| {row['dtype']} | {row[f't5_{phase}_seconds']:.3f} | {row[f'unimse_{phase}_seconds']:.3f} | "
+                    f"{row[f'{phase}_ratio']:.3f} ({min(pairs):.3f}-{max(pairs):.3f}, {len(pairs)} pairs) | "
+                    f"{flop_ratio} |"
+                )
+    if ratios:
+        names = list(dict.fromkeys(name for values in ratios.values() for name in values))
+        lines += ["", "| ratio | " + " | ".join(ratios) + " |", "|---" * (len(ratios) + 1) + "|"]
+        for name in names:
+            lines.append(f"| {name} | " + " | ".join(str(values.get(name, "")) for values in ratios.values()) + " |")
     if embedding is None:
         lines += ["", "pseudo-label embedding of the training pools: not run (pass --embedding-data DIR)"]
     else:
@@ -466,6 +587,7 @@ def machine() -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="every row on a tiny config (smoke test)")
+    parser.add_argument("--kinds", nargs="+", choices=RUNNERS, default=list(RUNNERS), help="which rows to run")
     parser.add_argument("--sizes", nargs="+", choices=SIZES, default=["small", "base"])
     parser.add_argument("--batches", nargs="+", type=int, default=[8, 32])
     parser.add_argument("--tokens", type=int, default=64, help="text tokens per sample")
@@ -483,7 +605,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     if args.row is not None:
         row = json.loads(args.row)
-        print(json.dumps(run_train(row) if row["kind"] == "train" else run_generate(row)))
+        print(json.dumps(RUNNERS[row["kind"]](row)))
         return
     if args.quick:
         args.sizes, args.batches, args.tokens, args.frames, args.target_tokens = ["tiny"], [2], 8, 10, 4

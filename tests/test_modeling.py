@@ -118,6 +118,7 @@ def test_identity_warm_start_reproduces_t5(saved_t5, fusion_in_decoder):
         visual_dim=5,
         modality_hidden_size=8,
         fusion_in_decoder=fusion_in_decoder,
+        attn_implementation=t5.config._attn_implementation,  # the same attention kernel: equal to 1e-6
         output_loading_info=True,
     )
     model.eval()
@@ -442,13 +443,50 @@ def test_bfloat16_forward():
 
 
 def test_eager_attention_matches_sdpa():
+    """The two kernels give the same logits, gradients (train mode, no dropout) and generated tokens."""
+    results = {}
+    for kernel in ("sdpa", "eager"):
+        torch.manual_seed(0)  # the same weights for both (set_attn_implementation misses T5's stacks before 5.18)
+        config = tiny_unimse_config(fusion_init="random", dropout_rate=0.0)
+        config._attn_implementation = kernel
+        model = UniMSEForConditionalGeneration(config)
+        inputs, labels = make_inputs(model.config), labels_for(model.config)
+        assert model.encoder.block[0].layer[0].SelfAttention.config._attn_implementation == kernel
+        model.train().zero_grad(set_to_none=True)
+        output = model(**inputs, labels=labels)
+        output.loss.backward()
+        gradients = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+        with torch.no_grad():
+            generated = model.eval().generate(**inputs, max_new_tokens=6, min_new_tokens=6, num_beams=2)
+        results[kernel] = output.logits.detach(), gradients, generated
+    (sdpa_logits, sdpa_gradients, sdpa_tokens), (eager_logits, eager_gradients, eager_tokens) = results.values()
+    torch.testing.assert_close(sdpa_logits, eager_logits, rtol=1e-4, atol=1e-5)
+    assert sdpa_gradients.keys() == eager_gradients.keys() and len(sdpa_gradients) > 50
+    for name, gradient in sdpa_gradients.items():
+        torch.testing.assert_close(gradient, eager_gradients[name], rtol=1e-4, atol=1e-5, msg=name)
+    assert torch.equal(sdpa_tokens, eager_tokens)
+
+
+@pytest.mark.parametrize("accelerator", [False, True])
+def test_attention_defaults_to_eager_only_without_an_accelerator(monkeypatch, tmp_path, accelerator):
+    """No kernel requested: eager on a CPU-only machine (faster there, docs/performance.md), transformers' sdpa
+    where an accelerator exists; a requested kernel is kept either way, at init and in from_pretrained."""
+    import unimse_hf.modeling_unimse as modeling
+
+    monkeypatch.setattr(modeling, "accelerator_available", lambda: accelerator)
+    default = "sdpa" if accelerator else "eager"
     model = random_model()
-    inputs, labels = make_inputs(model.config), labels_for(model.config)
-    with torch.no_grad():
-        sdpa = model(**inputs, labels=labels).logits
-        model.set_attn_implementation("eager")
-        eager = model(**inputs, labels=labels).logits
-    torch.testing.assert_close(sdpa, eager, rtol=1e-4, atol=1e-5)
+    assert model.config._attn_implementation == default
+    assert model.decoder.block[0].layer[1].EncDecAttention.config._attn_implementation == default
+    model.save_pretrained(tmp_path)
+    assert "_attn_implementation" not in json.loads((tmp_path / "config.json").read_text())
+    assert UniMSEForConditionalGeneration.from_pretrained(tmp_path).config._attn_implementation == default
+    for kernel in ("sdpa", "eager"):
+        loaded = UniMSEForConditionalGeneration.from_pretrained(tmp_path, attn_implementation=kernel)
+        assert loaded.encoder.block[-1].layer[0].SelfAttention.config._attn_implementation == kernel
+        config = tiny_unimse_config()
+        config._attn_implementation = kernel
+        assert UniMSEForConditionalGeneration(config).config._attn_implementation == kernel
 
 
 # --- saving, loading, Auto classes, remote code -----------------------------------------------------------------

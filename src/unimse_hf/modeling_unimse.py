@@ -7,8 +7,8 @@ Data flow (B = batch, L = text tokens, T = frames, d = d_model, m = modality_hid
     input_ids (B, L) --T5 encoder blocks--> after each fusion block: H <- PMF([H; v; a])   [UniMSEFusionBlock]
     decoder (T5, PMF too when config.fusion_in_decoder) --lm_head--> logits (B, L_target, vocab)
 
-This file imports only ``torch`` and ``transformers`` (plus its configuration sibling) so that
-``save_pretrained`` can copy it next to the weights as remote code.
+This file imports only ``torch`` and ``transformers`` (plus its configuration and hardware siblings, which import
+no more) so that ``save_pretrained`` can copy it, with them, next to the weights as remote code.
 """
 
 import contextlib
@@ -35,6 +35,7 @@ from transformers.models.t5.modeling_t5 import (
 from transformers.utils.generic import TransformersKwargs, can_return_tuple
 
 from .configuration_unimse import UniMSEConfig
+from .hardware import accelerator_available
 
 MODALITIES = ("acoustic", "visual")
 # Keyword arguments forward() passes on to the T5 stacks; anything else is a caller's mistake (e.g. a misspelt
@@ -202,6 +203,15 @@ class UniMSEPreTrainedModel(T5PreTrainedModel):
         transformers' shortcut for custom code (mark modules that own no direct parameters, such as PMF and
         T5Attention, as initialised without running ``_init_weights``) must not apply."""
         return False
+
+    def get_correct_attn_implementation(self, requested_attention: str | None, is_init_check: bool = False) -> str:
+        """transformers' attention choice, except that with none requested on a machine without an accelerator it
+        is ``"eager"`` (T5's matmul + softmax) instead of ``"sdpa"``: on a CPU, for T5's short texts and float
+        position bias, eager attention trains and generates faster than torch's SDPA kernels and holds less memory
+        (docs/performance.md#attention-on-the-cpu). An explicit ``attn_implementation`` is kept as given."""
+        if requested_attention is None and not accelerator_available():
+            requested_attention = "eager"
+        return super().get_correct_attn_implementation(requested_attention, is_init_check)
 
     def _set_gradient_checkpointing(self, enable=True, gradient_checkpointing_func=checkpoint, every_n_layers=1):
         """Refuse reentrant checkpointing, whichever public method asked for it (``activation_checkpointing_enable``,
