@@ -15,7 +15,7 @@ def accelerator_available() -> bool:
 
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU computes bf16 matrix products natively (AMX tiles or AVX512-BF16): there bf16 autocast
-    trains t5-base-sized models faster than float32 (benchmarks/README.md); elsewhere bf16 is emulated, slower."""
+    trains t5-base-sized models faster than float32 (unimse-hf benchmarks README); elsewhere it is emulated, slower."""
     return torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
 
 

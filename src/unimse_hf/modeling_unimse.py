@@ -208,7 +208,7 @@ class UniMSEPreTrainedModel(T5PreTrainedModel):
         """transformers' attention choice, except that with none requested on a machine without an accelerator it
         is ``"eager"`` (T5's matmul + softmax) instead of ``"sdpa"``: on a CPU, for T5's short texts and float
         position bias, eager attention trains and generates faster than torch's SDPA kernels and holds less memory
-        (docs/performance.md#attention-on-the-cpu). An explicit ``attn_implementation`` is kept as given."""
+        (unimse-hf docs, performance.md, "Attention on the CPU"). An explicit ``attn_implementation`` is kept."""
         if requested_attention is None and not accelerator_available():
             requested_attention = "eager"
         return super().get_correct_attn_implementation(requested_attention, is_init_check)
