@@ -90,11 +90,20 @@ def test_cpu_bf16_turns_bf16_on_only_for_a_cpu_run_with_native_bf16(
 def test_bf16_autocast_keeps_the_model_outputs():
     model = tiny_model().eval()
     batch = stack(random_samples(BATCH))
+    head_dtypes = []
+    model.lm_head.register_forward_hook(lambda module, inputs, output: head_dtypes.append(output.dtype))
     with torch.no_grad():
         reference = model(**batch)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             mixed = model(**batch)
-    assert mixed.logits.dtype == torch.bfloat16  # autocast did run the matrix products in bf16
+            unlabelled = model(
+                **{key: value for key, value in batch.items() if key != "labels"},
+                decoder_input_ids=model._shift_right(batch["labels"]),
+            )
+    assert head_dtypes == [torch.float32, torch.bfloat16, torch.bfloat16]  # autocast ran the products in bf16
+    # with labels, the float32 logits the loss reads come back (accelerate's mixed precision copies none again)
+    assert mixed.logits.dtype == torch.float32 and unlabelled.logits.dtype == torch.bfloat16
+    assert torch.equal(mixed.logits, unlabelled.logits.float())
     scale = reference.logits.std()
     assert (mixed.logits.float() - reference.logits).abs().max() <= LOGITS_TOL * scale
     assert mixed.loss.item() == pytest.approx(reference.loss.item(), rel=0.01)
@@ -154,6 +163,38 @@ def test_frozen_weights_in_bf16_keep_the_autocast_products_and_come_back_as_floa
     for name, parameter in model.named_parameters():  # float32 again, rounded to bf16 where they were converted
         rounded = original[name].bfloat16().float() if name.rsplit(".", 1)[0] in converted else original[name]
         assert torch.equal(parameter, rounded), name
+
+
+def test_frozen_weights_in_bf16_keep_the_autocast_gradients_bit_for_bit():
+    """Training mode with dropout: the shared input casts (q/k/v, the cross-attention k/v of every decoder block) and
+    the bf16 copy of the tied LM head give autocast's loss and gradients exactly."""
+    model = tiny_model()
+    freeze_lower_blocks(model)
+    batch = stack(random_samples(BATCH))
+    assert model.lm_head.weight is model.shared.weight and not model.lm_head.weight.requires_grad
+
+    def loss_and_gradients():
+        torch.manual_seed(3)  # the same dropout masks
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = model(**batch).loss
+        loss.backward()
+        gradients = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+        model.zero_grad(set_to_none=True)
+        return loss.detach(), gradients
+
+    reference_loss, reference = loss_and_gradients()
+    head_dtypes = []
+    model.lm_head.register_forward_hook(lambda module, inputs, output: head_dtypes.append(output.dtype))
+    with frozen_linear_weights_in_bf16(model) as layers:
+        assert model.lm_head not in layers and model.lm_head.weight.dtype == torch.float32  # tied: a copy is read
+        assert "forward" in vars(model.lm_head)
+        loss, gradients = loss_and_gradients()
+    assert head_dtypes == [torch.bfloat16]
+    assert reference and gradients.keys() == reference.keys()
+    assert torch.equal(loss, reference_loss)
+    for name, gradient in gradients.items():
+        assert torch.equal(gradient, reference[name]), name
+    assert model.shared.weight.dtype == torch.float32 and "forward" not in vars(model.lm_head)
 
 
 def test_cpu_bf16_training_holds_frozen_weights_in_bf16_and_saves_float32(tmp_path, monkeypatch):

@@ -560,10 +560,15 @@ class UniMSEForConditionalGeneration(UniMSEPreTrainedModel, T5ForConditionalGene
 
         loss = None
         if labels is not None:
+            float_logits = logits.float()
+            if torch.is_autocast_enabled(logits.device.type):
+                # autocast made them bf16/fp16: return the float32 logits the loss reads (what the model gives
+                # without autocast, and what accelerate's mixed precision would otherwise copy them into again)
+                logits = float_logits
             # Mean over the target tokens; with the Trainer's `num_items_in_batch` (target tokens of the whole
             # gradient-accumulation step) the sum is divided by that count, so accumulation gives the same loss.
             loss = nn.functional.cross_entropy(
-                logits.view(-1, logits.size(-1)).float(),
+                float_logits.view(-1, float_logits.size(-1)),
                 labels.to(logits.device).view(-1),
                 ignore_index=-100,
                 reduction="mean" if num_items_in_batch is None else "sum",
