@@ -565,17 +565,23 @@ def media_rows(seconds: float, repeats: int) -> dict:
 
 
 def machine() -> dict:
-    flags = set()
+    """The CPU (name, and family/model numbers, which tell generations apart where the name does not: "AMD EPYC"
+    is family 25 for Zen 4, 26 for Zen 5), its relevant flags and the software versions."""
+    flags, numbers = set(), {}
     model = platform.processor()
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
         for line in cpuinfo:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
+            key, _, value = (part.strip() for part in line.partition(":"))
+            if key == "model name":
+                model = value
+            elif key in ("cpu family", "model") and value.isdigit():
+                numbers.setdefault(key.replace(" ", "_") if key != "model" else "cpu_model", int(value))
+            elif key == "flags":
+                flags = set(value.split())
     wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
     return {
         "cpu": model,
+        **numbers,
         "cores": os.cpu_count(),
         "threads": torch.get_num_threads(),
         "flags": [flag for flag in wanted if flag in flags],

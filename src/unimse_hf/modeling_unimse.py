@@ -502,7 +502,8 @@ class UniMSEForConditionalGeneration(UniMSEPreTrainedModel, T5ForConditionalGene
 
         Returns:
             [`UniMSESeq2SeqLMOutput`]: `loss` is the token cross-entropy (the contrastive terms are added by the
-            trainer from `text_embeds`/`acoustic_embeds`/`visual_embeds`).
+            trainer from `text_embeds`/`acoustic_embeds`/`visual_embeds`), computed from float32 logits; under
+            autocast with `labels`, those float32 logits are the returned `logits` (without labels, autocast's dtype).
         """
         unknown = sorted(set(kwargs) - PASSTHROUGH_KWARGS)
         if unknown:
